@@ -1,0 +1,368 @@
+//! Command-line interface: argument definitions and dispatch into the library.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::boundaries::{
+    import_districts, BoundaryPack, DistrictIndex, ImportOptions, ONS_ATTRIBUTION,
+};
+use crate::fixtures::{self, FixtureOptions};
+use crate::incidents::{
+    IncidentStore, IngestOptions, IngestReport, Ingester, OffenceGroup, OffenceMap,
+};
+
+/// Hotspot layers for the Kent and Medway Violence Reduction Unit.
+#[derive(Debug, Parser)]
+#[command(name = "hotspots", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// District boundary packs: import from ONS files, list.
+    #[command(subcommand)]
+    Boundaries(BoundariesCommand),
+    /// Seeded incident fixtures.
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
+    /// Ingest incidents and print counts by district and offence group, and the rejects.
+    Stats(StatsArgs),
+}
+
+/// `hotspots fixtures ...`
+#[derive(Debug, Subcommand)]
+pub enum FixturesCommand {
+    /// Write realistic timed incidents on land inside the districts.
+    Generate(GenerateArgs),
+}
+
+/// `hotspots fixtures generate`
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub pack: PackArg,
+    /// Random seed (same seed, same file).
+    #[arg(long)]
+    pub seed: u64,
+    /// Number of incidents.
+    #[arg(long)]
+    pub count: usize,
+    /// Write easting,northing (EPSG:27700) instead of longitude,latitude.
+    #[arg(long)]
+    pub bng: bool,
+    /// Output CSV.
+    #[arg(long, value_name = "FILE.csv")]
+    pub out: PathBuf,
+}
+
+/// Incident inputs shared by the analysis commands.
+#[derive(Debug, Args, Clone)]
+pub struct IncidentArgs {
+    #[command(flatten)]
+    pub pack: PackArg,
+    /// Incident CSV files (police.uk or timed); default: the embedded fixture.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub incidents: Vec<PathBuf>,
+    /// Offence → group mapping table (CSV match,pattern,group); default: the built-in table.
+    #[arg(long, value_name = "FILE")]
+    pub offence_map: Option<PathBuf>,
+    /// Where to write rejected rows with their reasons.
+    #[arg(long, value_name = "FILE", default_value = "rejects.csv")]
+    pub rejects: PathBuf,
+}
+
+/// Everything an analysis command starts from.
+pub struct Loaded {
+    /// The boundary pack.
+    pub pack: BoundaryPack,
+    /// Its district index.
+    pub index: DistrictIndex,
+    /// Accepted incidents.
+    pub store: IncidentStore,
+    /// The accounting.
+    pub report: IngestReport,
+}
+
+impl IncidentArgs {
+    /// Loads the pack, ingests the incidents and says so on stderr.
+    pub fn load(&self) -> Result<Loaded> {
+        let pack = self.pack.load()?;
+        let index = DistrictIndex::new(&pack);
+        let offence_map = match &self.offence_map {
+            Some(p) => OffenceMap::load(p)?,
+            None => OffenceMap::default_table(),
+        };
+        let opts = IngestOptions {
+            offence_map,
+            rejects_path: Some(self.rejects.clone()),
+        };
+        let mut ing = Ingester::new(&index, opts)?;
+        if self.incidents.is_empty() {
+            ing.ingest_bytes(fixtures::DEFAULT_FIXTURE_NAME, fixtures::DEFAULT_FIXTURE)?;
+        }
+        for p in &self.incidents {
+            ing.ingest_path(p)?;
+        }
+        let (store, report) = ing.finish()?;
+        eprintln!(
+            "read {} rows: {} accepted, {} rejected{}",
+            report.rows_read,
+            report.accepted,
+            report.rejected,
+            report
+                .rejects_file
+                .as_ref()
+                .map(|f| format!(" (written to {f})"))
+                .unwrap_or_default()
+        );
+        Ok(Loaded {
+            pack,
+            index,
+            store,
+            report,
+        })
+    }
+}
+
+/// `hotspots stats`
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub input: IncidentArgs,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hotspots boundaries ...`
+#[derive(Debug, Subcommand)]
+pub enum BoundariesCommand {
+    /// Build a boundary pack from an ONS Local Authority District GeoJSON file.
+    Import(ImportArgs),
+    /// List the districts of a pack with their areas.
+    Show(ShowArgs),
+}
+
+/// Where the boundary pack comes from (every command takes it).
+#[derive(Debug, Args, Clone)]
+pub struct PackArg {
+    /// Boundary pack (GeoJSON); default: the embedded Kent & Medway pack.
+    #[arg(long, value_name = "PACK")]
+    pub boundaries: Option<PathBuf>,
+}
+
+impl PackArg {
+    /// Loads the chosen pack.
+    pub fn load(&self) -> Result<BoundaryPack> {
+        Ok(BoundaryPack::load_or_default(self.boundaries.as_deref())?)
+    }
+}
+
+/// `hotspots boundaries import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// ONS district file (GeoJSON, CRS84 or EPSG:27700, any vintage of property names).
+    #[arg(long = "from", value_name = "FILE")]
+    pub from: PathBuf,
+    /// District codes to keep, comma-separated; default: the 13 Kent & Medway districts.
+    #[arg(long, value_delimiter = ',')]
+    pub codes: Option<Vec<String>>,
+    /// Simplification tolerance, metres.
+    #[arg(long, default_value_t = 10.0)]
+    pub tolerance_m: f64,
+    /// Coordinate rounding, metres.
+    #[arg(long, default_value_t = 0.1)]
+    pub rounding_m: f64,
+    /// Licence/attribution text stored in the pack.
+    #[arg(long, default_value = ONS_ATTRIBUTION)]
+    pub attribution: String,
+    /// Output pack path.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `hotspots boundaries show`
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub pack: PackArg,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Boundaries(BoundariesCommand::Import(a)) => boundaries_import(a),
+        Command::Boundaries(BoundariesCommand::Show(a)) => boundaries_show(a),
+        Command::Fixtures(FixturesCommand::Generate(a)) => fixtures_generate(a),
+        Command::Stats(a) => stats(a),
+    }
+}
+
+fn boundaries_import(a: ImportArgs) -> Result<()> {
+    let opts = ImportOptions {
+        codes: a.codes,
+        tolerance_m: a.tolerance_m,
+        rounding_m: a.rounding_m,
+        attribution: a.attribution,
+    };
+    let (pack, report) = import_districts(&a.from, &opts)?;
+    pack.write(&a.out, opts.rounding_m)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    eprintln!(
+        "imported {} of {} features; vertices {} -> {}; {} shared boundary arcs; repaired: {}; refined: {}",
+        report.districts_kept,
+        report.features_read,
+        report.vertices_in,
+        report.vertices_out,
+        report.shared_arcs,
+        if report.repaired.is_empty() { "none".to_string() } else { report.repaired.join(",") },
+        report.refined_districts
+    );
+    for d in &pack.districts {
+        eprintln!("  {}  {:<24} {:>9.2} km²", d.code, d.name, d.area_km2);
+    }
+    eprintln!(
+        "  total {:.1} km² -> {}",
+        pack.land_area_km2(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn boundaries_show(a: ShowArgs) -> Result<()> {
+    let pack = a.pack.load()?;
+    if a.json {
+        let v: Vec<_> = pack
+            .districts
+            .iter()
+            .map(|d| serde_json::json!({"code": d.code, "name": d.name, "area_km2": d.area_km2}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"origin": pack.origin, "districts": v, "land_area_km2": pack.land_area_km2(), "provenance": pack.provenance})
+        );
+    } else {
+        for d in &pack.districts {
+            println!("{}  {:<24} {:>9.2} km²", d.code, d.name, d.area_km2);
+        }
+        println!(
+            "total {:.1} km² ({} districts)",
+            pack.land_area_km2(),
+            pack.districts.len()
+        );
+    }
+    Ok(())
+}
+
+fn fixtures_generate(a: GenerateArgs) -> Result<()> {
+    let pack = a.pack.load()?;
+    let index = DistrictIndex::new(&pack);
+    let opts = FixtureOptions {
+        seed: a.seed,
+        count: a.count,
+        bng: a.bng,
+        ..Default::default()
+    };
+    let rows = fixtures::generate(&pack, &index, &opts)?;
+    fixtures::write_csv(&rows, a.bng, &a.out)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    eprintln!(
+        "wrote {} incidents (seed {}) to {}",
+        rows.len(),
+        a.seed,
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn stats(a: StatsArgs) -> Result<()> {
+    let l = a.input.load()?;
+    let nd = l.pack.districts.len();
+    let mut table = vec![[0u64; 6]; nd];
+    for i in 0..l.store.len() {
+        table[l.store.district[i] as usize][l.store.group[i] as usize] += 1;
+    }
+    if a.json {
+        let by_district: serde_json::Map<String, serde_json::Value> = l
+            .pack
+            .districts
+            .iter()
+            .zip(&table)
+            .map(|(d, row)| (d.code.clone(), serde_json::json!(row.iter().sum::<u64>())))
+            .collect();
+        let by_group: serde_json::Map<String, serde_json::Value> = l
+            .pack
+            .districts
+            .iter()
+            .zip(&table)
+            .map(|(d, row)| {
+                let groups: serde_json::Map<String, serde_json::Value> = OffenceGroup::ALL
+                    .iter()
+                    .map(|g| (g.slug().to_string(), serde_json::json!(row[*g as usize])))
+                    .collect();
+                (d.code.clone(), serde_json::Value::Object(groups))
+            })
+            .collect();
+        let out = serde_json::json!({
+            "rows_read": l.report.rows_read,
+            "accepted": l.report.accepted,
+            "rejected": l.report.rejected,
+            "rejected_by_reason": l.report.rejected_by_reason,
+            "month_only": l.report.month_only,
+            "by_district": by_district,
+            "by_district_and_group": by_group,
+            "files": l.report.files,
+            "rejects_file": l.report.rejects_file,
+            "boundaries": l.pack.origin,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    print!("{:<10} {:<22}", "code", "district");
+    for g in OffenceGroup::ALL {
+        print!(" {:>8}", short_group(g));
+    }
+    println!(" {:>8}", "total");
+    for (d, row) in l.pack.districts.iter().zip(&table) {
+        print!("{:<10} {:<22}", d.code, truncate(&d.name, 22));
+        for v in row {
+            print!(" {v:>8}");
+        }
+        println!(" {:>8}", row.iter().sum::<u64>());
+    }
+    println!(
+        "\nrows read {}  accepted {}  rejected {}  (month-only, excluded from hour analysis: {})",
+        l.report.rows_read, l.report.accepted, l.report.rejected, l.report.month_only
+    );
+    for (reason, n) in &l.report.rejected_by_reason {
+        println!("  rejected {reason}: {n}");
+    }
+    for r in l.report.examples.iter().take(10) {
+        println!("  e.g. {r}");
+    }
+    Ok(())
+}
+
+fn short_group(g: OffenceGroup) -> &'static str {
+    match g {
+        OffenceGroup::ViolenceWithInjury => "vwi",
+        OffenceGroup::Robbery => "robbery",
+        OffenceGroup::KnivesWeapons => "weapons",
+        OffenceGroup::DrugSupplyViolence => "drugs",
+        OffenceGroup::SexualViolence => "sexual",
+        OffenceGroup::Other => "other",
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}

@@ -1,0 +1,785 @@
+//! Streaming CSV ingest: format detection, validation, transform, district assignment.
+//!
+//! Rows are read into a reusable chunk of byte records, validated, transformed to EPSG:27700
+//! in one PROJ call per chunk, assigned to districts, checked for duplicate ids and appended
+//! to the store in file order. Every row ends up accepted or rejected with a reason.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::hash::BuildHasher;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use csv::ByteRecord;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use super::offence::{OffenceGroup, OffenceMap};
+use super::reject::{FileReport, IngestReport, RejectReason, Rejection};
+use super::store::{IncidentStore, NewIncident, AGE_UNKNOWN, FLAG_MONTH_ONLY, FLAG_NO_END};
+use super::time::{parse_datetime, parse_month, EpochMinutes};
+use crate::boundaries::DistrictIndex;
+use crate::crs::{CrsError, Transformer};
+
+/// Rows validated before one batch transform.
+const CHUNK_ROWS: usize = 4096;
+/// Rejections kept in memory for display.
+const EXAMPLES_KEPT: usize = 50;
+
+/// Fatal ingest errors (a bad row is never fatal: it is rejected).
+#[derive(Debug, Error)]
+pub enum IngestError {
+    /// Cannot open or read the file.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// Path.
+        file: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The header matches neither format.
+    #[error("{file}: line 1: unrecognised header: {message}")]
+    Header {
+        /// Path.
+        file: String,
+        /// What is missing.
+        message: String,
+    },
+    /// The CSV itself is broken (e.g. an unterminated quote at end of file).
+    #[error("{file}: line {line}: CSV error: {message}")]
+    Csv {
+        /// Path.
+        file: String,
+        /// Line.
+        line: u64,
+        /// Parser message.
+        message: String,
+    },
+    /// Cannot write the rejects file.
+    #[error("{file}: cannot write rejects: {message}")]
+    Rejects {
+        /// Path.
+        file: String,
+        /// Cause.
+        message: String,
+    },
+    /// PROJ failed to start.
+    #[error(transparent)]
+    Crs(#[from] CrsError),
+}
+
+/// The two input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// police.uk street-level crime (month only).
+    PoliceUk,
+    /// The project's timed format with longitude/latitude.
+    TimedLonLat,
+    /// The project's timed format with EPSG:27700 easting/northing.
+    TimedBng,
+}
+
+impl InputFormat {
+    /// Name used in reports.
+    pub fn slug(self) -> &'static str {
+        match self {
+            InputFormat::PoliceUk => "police_uk",
+            InputFormat::TimedLonLat => "timed_lonlat",
+            InputFormat::TimedBng => "timed_bng",
+        }
+    }
+}
+
+/// Column positions for one file.
+#[derive(Debug, Clone)]
+struct Columns {
+    format: InputFormat,
+    n: usize,
+    names: Vec<String>,
+    id: usize,
+    offence: usize,
+    /// police.uk Month, or timed occurred_from.
+    from: usize,
+    to: Option<usize>,
+    /// longitude or easting.
+    x: usize,
+    /// latitude or northing.
+    y: usize,
+    harm: Option<usize>,
+    victim_age: Option<usize>,
+    suspect_age: Option<usize>,
+    location_type: Option<usize>,
+}
+
+const POLICE_UK: [&str; 6] = [
+    "crime id",
+    "month",
+    "longitude",
+    "latitude",
+    "crime type",
+    "lsoa code",
+];
+const TIMED: [&str; 4] = ["id", "offence", "occurred_from", "occurred_to"];
+
+fn detect(headers: &ByteRecord, file: &str) -> Result<Columns, IngestError> {
+    let names: Vec<String> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let s = String::from_utf8_lossy(h);
+            let s = if i == 0 {
+                s.trim_start_matches('\u{feff}').to_string()
+            } else {
+                s.to_string()
+            };
+            s.trim().to_ascii_lowercase()
+        })
+        .collect();
+    let find = |n: &str| names.iter().position(|h| h == n);
+    let missing = |want: &[&str]| -> Vec<String> {
+        want.iter()
+            .filter(|w| find(w).is_none())
+            .map(|w| w.to_string())
+            .collect()
+    };
+    let base = |format, id, offence, from, to, x, y| Columns {
+        format,
+        n: names.len(),
+        names: names.clone(),
+        id,
+        offence,
+        from,
+        to,
+        x,
+        y,
+        harm: find("harm_weight"),
+        victim_age: find("victim_age"),
+        suspect_age: find("suspect_age"),
+        location_type: find("location_type"),
+    };
+    let pu = missing(&POLICE_UK);
+    if pu.is_empty() {
+        let g = |n: &str| find(n).unwrap_or(0);
+        return Ok(base(
+            InputFormat::PoliceUk,
+            g("crime id"),
+            g("crime type"),
+            g("month"),
+            None,
+            g("longitude"),
+            g("latitude"),
+        ));
+    }
+    let tm = missing(&TIMED);
+    if tm.is_empty() {
+        let g = |n: &str| find(n).unwrap_or(0);
+        let (format, x, y) = match (
+            find("longitude"),
+            find("latitude"),
+            find("easting"),
+            find("northing"),
+        ) {
+            (Some(x), Some(y), _, _) => (InputFormat::TimedLonLat, x, y),
+            (_, _, Some(x), Some(y)) => (InputFormat::TimedBng, x, y),
+            _ => {
+                return Err(IngestError::Header {
+                    file: file.into(),
+                    message: "timed format needs longitude,latitude or easting,northing columns"
+                        .into(),
+                })
+            }
+        };
+        return Ok(base(
+            format,
+            g("id"),
+            g("offence"),
+            g("occurred_from"),
+            find("occurred_to"),
+            x,
+            y,
+        ));
+    }
+    let (which, miss) = if pu.len() <= tm.len() {
+        ("police.uk", pu)
+    } else {
+        ("timed", tm)
+    };
+    Err(IngestError::Header {
+        file: file.into(),
+        message: format!(
+            "closest to the {which} format but missing column(s) {}; police.uk needs Crime ID, Month, Longitude, Latitude, LSOA code, Crime type; timed needs id, offence, occurred_from, occurred_to and longitude,latitude or easting,northing",
+            miss.join(", ")
+        ),
+    })
+}
+
+/// A row that passed field validation, waiting for transform and district assignment.
+#[derive(Debug, Clone, Copy)]
+struct Parsed {
+    x: f64,
+    y: f64,
+    group: OffenceGroup,
+    offence: u16,
+    from: EpochMinutes,
+    to: EpochMinutes,
+    flags: u8,
+    harm: f32,
+    victim_age: u8,
+    suspect_age: u8,
+    location_type: u16,
+}
+
+/// A field-level problem.
+struct Problem {
+    reason: RejectReason,
+    field: usize,
+    message: String,
+}
+
+fn problem(reason: RejectReason, field: usize, message: impl Into<String>) -> Problem {
+    Problem {
+        reason,
+        field,
+        message: message.into(),
+    }
+}
+
+/// Options for an ingest.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Offence → group table.
+    pub offence_map: OffenceMap,
+    /// Where to write rejected rows (created on the first rejection).
+    pub rejects_path: Option<PathBuf>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            offence_map: OffenceMap::default_table(),
+            rejects_path: None,
+        }
+    }
+}
+
+/// Reads incident files into an [`IncidentStore`], accounting for every row.
+pub struct Ingester<'a> {
+    index: &'a DistrictIndex,
+    to_bng: Transformer,
+    opts: IngestOptions,
+    offence_cache: HashMap<Box<[u8]>, (u16, OffenceGroup)>,
+    store: IncidentStore,
+    seen_ids: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    report: IngestReport,
+    rejects: Option<csv::Writer<File>>,
+}
+
+impl<'a> Ingester<'a> {
+    /// A new ingester assigning districts with `index`.
+    pub fn new(index: &'a DistrictIndex, opts: IngestOptions) -> Result<Self, IngestError> {
+        Ok(Self {
+            index,
+            to_bng: Transformer::wgs84_to_bng()?,
+            opts,
+            offence_cache: HashMap::new(),
+            store: IncidentStore::new(),
+            seen_ids: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            report: IngestReport::default(),
+            rejects: None,
+        })
+    }
+
+    /// Ingests one file.
+    pub fn ingest_path(&mut self, path: &Path) -> Result<(), IngestError> {
+        let name = path.display().to_string();
+        let io = |source| IngestError::Io {
+            file: name.clone(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        File::open(path)
+            .map_err(io)?
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        self.ingest_bytes(&name, &bytes)
+    }
+
+    /// Ingests CSV content already in memory; `name` is used in reports and errors.
+    pub fn ingest_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<(), IngestError> {
+        let sha: String = Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(bytes);
+        let headers = rdr.byte_headers().map_err(|e| csv_error(name, &e))?.clone();
+        let cols = detect(&headers, name)?;
+        let mut file_report = FileReport {
+            file: name.to_string(),
+            format: cols.format.slug().to_string(),
+            sha256: sha,
+            ..Default::default()
+        };
+        let mut chunk: Vec<ByteRecord> = (0..CHUNK_ROWS).map(|_| ByteRecord::new()).collect();
+        loop {
+            let mut filled = 0;
+            while filled < CHUNK_ROWS {
+                match rdr.read_byte_record(&mut chunk[filled]) {
+                    Ok(true) => filled += 1,
+                    Ok(false) => break,
+                    Err(e) => return Err(csv_error(name, &e)),
+                }
+            }
+            if filled == 0 {
+                break;
+            }
+            self.process_chunk(name, &cols, &chunk[..filled], &mut file_report)?;
+            if filled < CHUNK_ROWS {
+                break;
+            }
+        }
+        self.report.files.push(file_report);
+        Ok(())
+    }
+
+    /// Finishes: releases the duplicate-id table and spare capacity, flushes rejects.
+    pub fn finish(mut self) -> Result<(IncidentStore, IngestReport), IngestError> {
+        if let Some(w) = self.rejects.as_mut() {
+            w.flush().map_err(|e| IngestError::Rejects {
+                file: self.report.rejects_file.clone().unwrap_or_default(),
+                message: e.to_string(),
+            })?;
+        }
+        drop(self.seen_ids);
+        self.store.shrink_to_fit();
+        Ok((self.store, self.report))
+    }
+
+    fn process_chunk(
+        &mut self,
+        name: &str,
+        cols: &Columns,
+        recs: &[ByteRecord],
+        fr: &mut FileReport,
+    ) -> Result<(), IngestError> {
+        let mut parsed: Vec<Result<Parsed, Problem>> = Vec::with_capacity(recs.len());
+        for rec in recs {
+            parsed.push(self.parse_row(cols, rec));
+        }
+        // Batch transform the valid rows.
+        let mut pts: Vec<(f64, f64)> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok().map(|p| (p.x, p.y)))
+            .collect();
+        let lonlat = cols.format != InputFormat::TimedBng;
+        if lonlat && self.to_bng.convert_in_place(&mut pts).is_err() {
+            // One bad point fails the batch: redo one at a time and mark failures.
+            let mut k = 0;
+            for p in parsed.iter().filter_map(|p| p.as_ref().ok()) {
+                pts[k] = self
+                    .to_bng
+                    .convert(p.x, p.y)
+                    .unwrap_or((f64::NAN, f64::NAN));
+                k += 1;
+            }
+        }
+        let mut k = 0;
+        for (rec, p) in recs.iter().zip(parsed) {
+            fr.rows_read += 1;
+            self.report.rows_read += 1;
+            let line = rec.position().map_or(0, |p| p.line());
+            let outcome = p.and_then(|mut p| {
+                let (x, y) = pts[k];
+                k += 1;
+                let district = self.assign(cols, &mut p, x, y)?;
+                let id = rec.get(cols.id).unwrap_or(b"");
+                let id = trim_bytes(id);
+                if !id.is_empty() && !self.remember_id(id) {
+                    return Err(problem(
+                        RejectReason::DuplicateId,
+                        cols.id,
+                        "id already accepted earlier in this ingest",
+                    ));
+                }
+                self.store.push(NewIncident {
+                    id,
+                    x_m: p.x,
+                    y_m: p.y,
+                    district,
+                    group: p.group,
+                    offence: p.offence,
+                    from_min: p.from,
+                    to_min: p.to,
+                    flags: p.flags,
+                    harm_given: p.harm,
+                    victim_age: p.victim_age,
+                    suspect_age: p.suspect_age,
+                    location_type: p.location_type,
+                });
+                Ok(p.flags)
+            });
+            match outcome {
+                Ok(flags) => {
+                    fr.accepted += 1;
+                    self.report.accepted += 1;
+                    if flags & FLAG_MONTH_ONLY != 0 {
+                        self.report.month_only += 1;
+                    }
+                }
+                Err(pr) => {
+                    fr.rejected += 1;
+                    self.reject(name, line, cols, rec, pr)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the transformed position and finds the district, or says why not.
+    fn assign(&self, cols: &Columns, p: &mut Parsed, x: f64, y: f64) -> Result<u8, Problem> {
+        if !(x.is_finite() && y.is_finite()) {
+            return Err(problem(
+                RejectReason::CoordinateOutOfRange,
+                cols.x,
+                "PROJ cannot transform this position to EPSG:27700",
+            ));
+        }
+        if let Some(d) = self.index.locate(x, y) {
+            p.x = x;
+            p.y = y;
+            return Ok(d);
+        }
+        // Would the swapped pair land inside a district?
+        let swapped = if cols.format == InputFormat::TimedBng {
+            Some((p.y, p.x))
+        } else if p.x.abs() <= 90.0 {
+            self.to_bng.convert(p.y, p.x).ok()
+        } else {
+            None
+        };
+        if let Some((sx, sy)) = swapped {
+            if self.index.locate(sx, sy).is_some() {
+                return Err(problem(
+                    RejectReason::LikelySwappedLatLon,
+                    cols.x,
+                    swap_message(cols),
+                ));
+            }
+        }
+        Err(problem(
+            RejectReason::OutsideDistricts,
+            cols.x,
+            format!("E {x:.0} N {y:.0} is outside every district of the boundary pack"),
+        ))
+    }
+
+    /// Records an id; false when it was already accepted.
+    fn remember_id(&mut self, id: &[u8]) -> bool {
+        let h = self.hasher.hash_one(id);
+        let store = &self.store;
+        if self
+            .seen_ids
+            .find(h, |&i| store.ids.get(i as usize).as_bytes() == id)
+            .is_some()
+        {
+            return false;
+        }
+        let next = self.store.len() as u32;
+        let hasher = &self.hasher;
+        let store = &self.store;
+        self.seen_ids.insert_unique(h, next, |&i| {
+            hasher.hash_one(store.ids.get(i as usize).as_bytes())
+        });
+        true
+    }
+
+    fn reject(
+        &mut self,
+        name: &str,
+        line: u64,
+        cols: &Columns,
+        rec: &ByteRecord,
+        pr: Problem,
+    ) -> Result<(), IngestError> {
+        self.report.rejected += 1;
+        *self
+            .report
+            .rejected_by_reason
+            .entry(pr.reason.slug().to_string())
+            .or_insert(0) += 1;
+        let field = cols.names.get(pr.field).cloned().unwrap_or_default();
+        let value = rec
+            .get(pr.field)
+            .map(|v| String::from_utf8_lossy(v).to_string())
+            .unwrap_or_default();
+        let r = Rejection {
+            file: name.to_string(),
+            line,
+            reason: pr.reason,
+            field,
+            value,
+            message: pr.message,
+        };
+        if let Some(path) = &self.opts.rejects_path {
+            if self.rejects.is_none() {
+                let w = csv::Writer::from_path(path).map_err(|e| IngestError::Rejects {
+                    file: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                self.rejects = Some(w);
+                self.report.rejects_file = Some(path.display().to_string());
+                if let Some(w) = self.rejects.as_mut() {
+                    w.write_record(["file", "line", "reason", "field", "value", "message", "raw"])
+                        .map_err(|e| IngestError::Rejects {
+                            file: path.display().to_string(),
+                            message: e.to_string(),
+                        })?;
+                }
+            }
+            if let Some(w) = self.rejects.as_mut() {
+                let raw = {
+                    let mut inner = csv::WriterBuilder::new().from_writer(Vec::new());
+                    let _ = inner.write_byte_record(rec);
+                    let bytes = inner.into_inner().unwrap_or_default();
+                    String::from_utf8_lossy(&bytes).trim_end().to_string()
+                };
+                let line_s = line.to_string();
+                w.write_record([
+                    r.file.as_str(),
+                    line_s.as_str(),
+                    r.reason.slug(),
+                    r.field.as_str(),
+                    r.value.as_str(),
+                    r.message.as_str(),
+                    raw.as_str(),
+                ])
+                .map_err(|e| IngestError::Rejects {
+                    file: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            }
+        }
+        if self.report.examples.len() < EXAMPLES_KEPT {
+            self.report.examples.push(r);
+        }
+        Ok(())
+    }
+
+    fn classify(&mut self, text: &[u8]) -> (u16, OffenceGroup) {
+        if let Some(&v) = self.offence_cache.get(text) {
+            return v;
+        }
+        let s = String::from_utf8_lossy(text);
+        let s = s.trim();
+        let v = (
+            self.store.offences.intern(s),
+            self.opts.offence_map.classify(s),
+        );
+        self.offence_cache.insert(text.into(), v);
+        v
+    }
+
+    fn parse_row(&mut self, cols: &Columns, rec: &ByteRecord) -> Result<Parsed, Problem> {
+        if rec.len() != cols.n {
+            return Err(problem(
+                RejectReason::WrongColumnCount,
+                0,
+                format!("{} columns, the header has {}", rec.len(), cols.n),
+            ));
+        }
+        let text = |i: usize| -> Result<&str, Problem> {
+            std::str::from_utf8(&rec[i])
+                .map(str::trim)
+                .map_err(|_| problem(RejectReason::BadEncoding, i, "not valid UTF-8"))
+        };
+        let timed = cols.format != InputFormat::PoliceUk;
+        if timed && text(cols.id)?.is_empty() {
+            return Err(problem(RejectReason::MissingId, cols.id, "id is empty"));
+        }
+        let offence_text = text(cols.offence)?;
+        if offence_text.is_empty() {
+            return Err(problem(
+                RejectReason::MissingOffence,
+                cols.offence,
+                "offence is empty",
+            ));
+        }
+        let (x, y) = parse_coords(cols, text(cols.x)?, text(cols.y)?)?;
+        let (from, to, mut flags) = if timed {
+            let f = text(cols.from)?;
+            if f.is_empty() {
+                return Err(problem(
+                    RejectReason::MissingDatetime,
+                    cols.from,
+                    "occurred_from is empty",
+                ));
+            }
+            let from =
+                parse_datetime(f).map_err(|m| problem(RejectReason::BadDatetime, cols.from, m))?;
+            match cols.to.map(text).transpose()? {
+                None | Some("") => (from, from, FLAG_NO_END),
+                Some(t) => {
+                    let to_i = cols.to.unwrap_or(0);
+                    let to = parse_datetime(t)
+                        .map_err(|m| problem(RejectReason::BadDatetime, to_i, m))?;
+                    if to < from {
+                        return Err(problem(
+                            RejectReason::EndBeforeStart,
+                            to_i,
+                            "occurred_to is before occurred_from",
+                        ));
+                    }
+                    (from, to, 0)
+                }
+            }
+        } else {
+            let (a, b) = parse_month(text(cols.from)?)
+                .map_err(|m| problem(RejectReason::BadMonth, cols.from, m))?;
+            (a, b, FLAG_MONTH_ONLY)
+        };
+        if !timed {
+            flags |= FLAG_MONTH_ONLY;
+        }
+        let harm = match cols.harm.map(text).transpose()? {
+            None | Some("") => f32::NAN,
+            Some(h) => h
+                .parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| {
+                    problem(
+                        RejectReason::BadHarmWeight,
+                        cols.harm.unwrap_or(0),
+                        "harm_weight must be a number ≥ 0",
+                    )
+                })?,
+        };
+        let age = |c: Option<usize>| -> Result<u8, Problem> {
+            match c.map(text).transpose()? {
+                None | Some("") => Ok(AGE_UNKNOWN),
+                Some(a) => a.parse::<u8>().ok().filter(|v| *v <= 120).ok_or_else(|| {
+                    problem(
+                        RejectReason::BadAge,
+                        c.unwrap_or(0),
+                        "age must be a whole number from 0 to 120",
+                    )
+                }),
+            }
+        };
+        let victim_age = age(cols.victim_age)?;
+        let suspect_age = age(cols.suspect_age)?;
+        let location_type = match cols.location_type.map(text).transpose()? {
+            None | Some("") => 0,
+            Some(l) => self.store.location_types.intern(l),
+        };
+        let (offence, group) = self.classify(offence_text.as_bytes());
+        Ok(Parsed {
+            x,
+            y,
+            group,
+            offence,
+            from,
+            to,
+            flags,
+            harm,
+            victim_age,
+            suspect_age,
+            location_type,
+        })
+    }
+}
+
+fn swap_message(cols: &Columns) -> &'static str {
+    if cols.format == InputFormat::TimedBng {
+        "easting and northing look swapped: the swapped point lies inside a district"
+    } else {
+        "latitude and longitude look swapped: the swapped point lies inside a district"
+    }
+}
+
+fn parse_coords(cols: &Columns, xs: &str, ys: &str) -> Result<(f64, f64), Problem> {
+    let (xn, yn) = if cols.format == InputFormat::TimedBng {
+        ("easting", "northing")
+    } else {
+        ("longitude", "latitude")
+    };
+    if xs.is_empty() {
+        return Err(problem(
+            RejectReason::MissingCoordinates,
+            cols.x,
+            format!("{xn} is empty"),
+        ));
+    }
+    if ys.is_empty() {
+        return Err(problem(
+            RejectReason::MissingCoordinates,
+            cols.y,
+            format!("{yn} is empty"),
+        ));
+    }
+    let num = |s: &str, i: usize, n: &str| -> Result<f64, Problem> {
+        s.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| {
+                problem(
+                    RejectReason::UnparsableCoordinate,
+                    i,
+                    format!("{n} is not a number"),
+                )
+            })
+    };
+    let x = num(xs, cols.x, xn)?;
+    let y = num(ys, cols.y, yn)?;
+    let (xr, yr) = if cols.format == InputFormat::TimedBng {
+        ((0.0, 700_000.0), (0.0, 1_300_000.0))
+    } else {
+        ((-180.0, 180.0), (-90.0, 90.0))
+    };
+    let inside = |v: f64, r: (f64, f64)| v >= r.0 && v <= r.1;
+    if inside(x, xr) && inside(y, yr) {
+        return Ok((x, y));
+    }
+    if inside(y, xr) && inside(x, yr) {
+        return Err(problem(
+            RejectReason::LikelySwappedLatLon,
+            cols.x,
+            swap_message(cols),
+        ));
+    }
+    let (bad, i, n, r) = if !inside(x, xr) {
+        (x, cols.x, xn, xr)
+    } else {
+        (y, cols.y, yn, yr)
+    };
+    Err(problem(
+        RejectReason::CoordinateOutOfRange,
+        i,
+        format!("{n} {bad} is outside [{}, {}]", r.0, r.1),
+    ))
+}
+
+fn trim_bytes(b: &[u8]) -> &[u8] {
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |e| e + 1);
+    &b[s..e]
+}
+
+fn csv_error(file: &str, e: &csv::Error) -> IngestError {
+    IngestError::Csv {
+        file: file.to_string(),
+        line: e.position().map_or(0, |p| p.line()),
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,31 @@
+//! Incidents: the two CSV formats, validation with reasons, the compact store and its index.
+
+mod index;
+mod ingest;
+pub mod offence;
+mod reject;
+mod store;
+pub mod time;
+
+pub use index::IncidentIndex;
+pub use ingest::{IngestError, IngestOptions, Ingester, InputFormat};
+pub use offence::{HarmTable, OffenceGroup, OffenceMap};
+pub use reject::{FileReport, IngestReport, RejectReason, Rejection};
+pub use store::{IncidentStore, NewIncident, AGE_UNKNOWN, FLAG_MONTH_ONLY, FLAG_NO_END};
+
+use std::path::Path;
+
+use crate::boundaries::DistrictIndex;
+
+/// Ingests every file into one store (see [`Ingester`]).
+pub fn ingest_files(
+    index: &DistrictIndex,
+    paths: &[impl AsRef<Path>],
+    opts: IngestOptions,
+) -> Result<(IncidentStore, IngestReport), IngestError> {
+    let mut ing = Ingester::new(index, opts)?;
+    for p in paths {
+        ing.ingest_path(p.as_ref())?;
+    }
+    ing.finish()
+}

@@ -1,0 +1,238 @@
+//! The compact in-memory incident store: one column per attribute.
+
+use super::offence::{HarmTable, OffenceGroup};
+use super::time::EpochMinutes;
+
+/// Flag: the incident has a police.uk month, not a time (never feeds hour analysis).
+pub const FLAG_MONTH_ONLY: u8 = 1;
+/// Flag: no `occurred_to` was given (the span is the start minute).
+pub const FLAG_NO_END: u8 = 2;
+/// Age value meaning "not recorded".
+pub const AGE_UNKNOWN: u8 = u8::MAX;
+
+/// Incident identifiers packed into one byte buffer.
+#[derive(Debug, Clone, Default)]
+pub struct IdArena {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl IdArena {
+    fn push(&mut self, id: &[u8]) {
+        self.bytes.extend_from_slice(id);
+        self.ends.push(self.bytes.len() as u32);
+    }
+    /// The id of incident `i` (empty for police.uk rows without a Crime ID).
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = self.ends[i] as usize;
+        std::str::from_utf8(&self.bytes[start..end]).unwrap_or("")
+    }
+    fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * 4
+    }
+    fn shrink(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+}
+
+/// A small string interner (offence texts, location types).
+#[derive(Debug, Clone, Default)]
+pub struct Labels {
+    names: Vec<String>,
+    lookup: std::collections::HashMap<String, u16>,
+}
+
+impl Labels {
+    /// The id of a label, adding it if new; labels beyond 65,534 share the last id.
+    pub fn intern(&mut self, s: &str) -> u16 {
+        if let Some(&i) = self.lookup.get(s) {
+            return i;
+        }
+        let i = self.names.len().min(u16::MAX as usize - 1) as u16;
+        if self.names.len() < u16::MAX as usize - 1 {
+            self.names.push(s.to_string());
+            self.lookup.insert(s.to_string(), i);
+        }
+        i
+    }
+    /// The label with this id.
+    pub fn name(&self, i: u16) -> &str {
+        self.names.get(i as usize).map_or("", String::as_str)
+    }
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// Accepted incidents, one column per attribute; positions are EPSG:27700 metres.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentStore {
+    /// Easting, metres.
+    pub x_m: Vec<f64>,
+    /// Northing, metres.
+    pub y_m: Vec<f64>,
+    /// District index into the boundary pack.
+    pub district: Vec<u8>,
+    /// Offence group.
+    pub group: Vec<OffenceGroup>,
+    /// Offence label id (see [`IncidentStore::offences`]).
+    pub offence: Vec<u16>,
+    /// Start of the occurrence window, epoch minutes.
+    pub from_min: Vec<EpochMinutes>,
+    /// End of the occurrence window, epoch minutes (equal to start when none was given).
+    pub to_min: Vec<EpochMinutes>,
+    /// `FLAG_*` bits.
+    pub flags: Vec<u8>,
+    /// Harm weight given in the input (`NaN` when absent: the harm table applies).
+    pub harm_given: Vec<f32>,
+    /// Victim age in years, or [`AGE_UNKNOWN`].
+    pub victim_age: Vec<u8>,
+    /// Suspect age in years, or [`AGE_UNKNOWN`].
+    pub suspect_age: Vec<u8>,
+    /// Location type label id (0 = none).
+    pub location_type: Vec<u16>,
+    /// Identifiers.
+    pub ids: IdArena,
+    /// Offence labels.
+    pub offences: Labels,
+    /// Location type labels (id 0 is the empty label).
+    pub location_types: Labels,
+}
+
+/// One incident's fields, for [`IncidentStore::push`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewIncident<'a> {
+    /// Identifier bytes.
+    pub id: &'a [u8],
+    /// Easting, metres.
+    pub x_m: f64,
+    /// Northing, metres.
+    pub y_m: f64,
+    /// District index.
+    pub district: u8,
+    /// Offence group.
+    pub group: OffenceGroup,
+    /// Offence label id.
+    pub offence: u16,
+    /// Start, epoch minutes.
+    pub from_min: EpochMinutes,
+    /// End, epoch minutes.
+    pub to_min: EpochMinutes,
+    /// Flags.
+    pub flags: u8,
+    /// Given harm or NaN.
+    pub harm_given: f32,
+    /// Victim age or [`AGE_UNKNOWN`].
+    pub victim_age: u8,
+    /// Suspect age or [`AGE_UNKNOWN`].
+    pub suspect_age: u8,
+    /// Location type label id.
+    pub location_type: u16,
+}
+
+impl IncidentStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        let mut s = Self::default();
+        s.location_types.intern("");
+        s
+    }
+
+    /// Number of incidents.
+    pub fn len(&self) -> usize {
+        self.x_m.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.x_m.is_empty()
+    }
+
+    /// Appends one incident.
+    pub fn push(&mut self, n: NewIncident<'_>) {
+        self.ids.push(n.id);
+        self.x_m.push(n.x_m);
+        self.y_m.push(n.y_m);
+        self.district.push(n.district);
+        self.group.push(n.group);
+        self.offence.push(n.offence);
+        self.from_min.push(n.from_min);
+        self.to_min.push(n.to_min);
+        self.flags.push(n.flags);
+        self.harm_given.push(n.harm_given);
+        self.victim_age.push(n.victim_age);
+        self.suspect_age.push(n.suspect_age);
+        self.location_type.push(n.location_type);
+    }
+
+    /// True when incident `i` has only a month (police.uk).
+    pub fn is_month_only(&self, i: usize) -> bool {
+        self.flags[i] & FLAG_MONTH_ONLY != 0
+    }
+
+    /// Harm weight of incident `i`: the given value, else the table's weight for its group.
+    pub fn harm(&self, i: usize, table: &HarmTable) -> f64 {
+        let g = self.harm_given[i];
+        if g.is_nan() {
+            table.weight(self.group[i])
+        } else {
+            g as f64
+        }
+    }
+
+    /// True when victim or suspect is 25 or younger.
+    pub fn youth_involved(&self, i: usize) -> bool {
+        let young = |a: u8| a != AGE_UNKNOWN && a <= 25;
+        young(self.victim_age[i]) || young(self.suspect_age[i])
+    }
+
+    /// True when any incident records an age.
+    pub fn has_ages(&self) -> bool {
+        self.victim_age
+            .iter()
+            .chain(&self.suspect_age)
+            .any(|&a| a != AGE_UNKNOWN)
+    }
+
+    /// Releases spare capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.x_m.shrink_to_fit();
+        self.y_m.shrink_to_fit();
+        self.district.shrink_to_fit();
+        self.group.shrink_to_fit();
+        self.offence.shrink_to_fit();
+        self.from_min.shrink_to_fit();
+        self.to_min.shrink_to_fit();
+        self.flags.shrink_to_fit();
+        self.harm_given.shrink_to_fit();
+        self.victim_age.shrink_to_fit();
+        self.suspect_age.shrink_to_fit();
+        self.location_type.shrink_to_fit();
+        self.ids.shrink();
+    }
+
+    /// Heap bytes held by the per-incident columns and ids (labels excluded: they are per
+    /// distinct value, not per incident).
+    pub fn heap_bytes(&self) -> usize {
+        self.x_m.capacity() * 8
+            + self.y_m.capacity() * 8
+            + self.district.capacity()
+            + self.group.capacity()
+            + self.offence.capacity() * 2
+            + self.from_min.capacity() * 4
+            + self.to_min.capacity() * 4
+            + self.flags.capacity()
+            + self.harm_given.capacity() * 4
+            + self.victim_age.capacity()
+            + self.suspect_age.capacity()
+            + self.location_type.capacity() * 2
+            + self.ids.heap_bytes()
+    }
+}

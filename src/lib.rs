@@ -1,0 +1,10 @@
+//! Hotspot layers for the Kent and Medway Violence Reduction Unit.
+//!
+//! Data flows one way: boundaries + incidents → index → analyses → layers → outputs.
+//! All analysis runs in EPSG:27700 metres; WGS84 appears only at the edges.
+
+pub mod boundaries;
+pub mod cli;
+pub mod crs;
+pub mod fixtures;
+pub mod incidents;

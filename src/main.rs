@@ -1,0 +1,5 @@
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    hotspots::cli::run(hotspots::cli::Cli::parse())
+}
