@@ -1,1 +1,72 @@
-fn main() {}
+//! Ingest benchmark: 1M timed rows parsed, transformed (PROJ), assigned to districts,
+//! checked for duplicate ids, stored and indexed (rstar), on one thread.
+//!
+//! Run: `cargo bench --bench ingest`. Target: ≥ 1M rows/s, ≤ 64 bytes per incident beyond
+//! the index.
+
+use std::sync::LazyLock;
+
+use divan::counter::ItemsCount;
+use divan::Bencher;
+use hotspots::boundaries::{BoundaryPack, DistrictIndex};
+use hotspots::fixtures::{generate, write_csv_to, FixtureOptions};
+use hotspots::incidents::{IncidentIndex, IngestOptions, Ingester};
+
+const ROWS: usize = 1_000_000;
+
+static PACK: LazyLock<BoundaryPack> = LazyLock::new(|| BoundaryPack::kent_medway().unwrap());
+static INDEX: LazyLock<DistrictIndex> = LazyLock::new(|| DistrictIndex::new(&PACK));
+static CSV: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let opts = FixtureOptions {
+        seed: 99,
+        count: ROWS,
+        ..Default::default()
+    };
+    let rows = generate(&PACK, &INDEX, &opts).unwrap();
+    let mut out = Vec::new();
+    write_csv_to(&rows, false, &mut out).unwrap();
+    out
+});
+
+fn ingest() -> (hotspots::incidents::IncidentStore, IncidentIndex) {
+    let mut ing = Ingester::new(&INDEX, IngestOptions::default()).unwrap();
+    ing.ingest_bytes("bench.csv", &CSV).unwrap();
+    let (store, report) = ing.finish().unwrap();
+    assert_eq!(report.accepted as usize, ROWS);
+    let index = IncidentIndex::build(&store);
+    (store, index)
+}
+
+fn main() {
+    let (store, _) = ingest();
+    eprintln!(
+        "store: {} incidents, {:.1} bytes per incident beyond the index ({} MB CSV)",
+        store.len(),
+        store.heap_bytes() as f64 / store.len() as f64,
+        CSV.len() / 1_000_000
+    );
+    divan::main();
+}
+
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn ingest_1m_timed_rows(b: Bencher) {
+    b.counter(ItemsCount::new(ROWS)).bench_local(ingest);
+}
+
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn transform_only_1m_points(b: Bencher) {
+    let t = hotspots::crs::Transformer::wgs84_to_bng().unwrap();
+    let pts: Vec<(f64, f64)> = (0..ROWS)
+        .map(|i| {
+            (
+                0.2 + (i % 1000) as f64 * 1e-3,
+                51.0 + (i / 1000) as f64 * 4e-4,
+            )
+        })
+        .collect();
+    b.counter(ItemsCount::new(ROWS)).bench_local(|| {
+        let mut p = pts.clone();
+        t.convert_in_place(&mut p).unwrap();
+        p
+    });
+}

@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::Path;
 
 use jiff::civil::{Date, DateTime};
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -124,14 +125,18 @@ pub struct FixtureRow {
     pub id: String,
     /// Offence text.
     pub offence: &'static str,
-    /// Start, local civil time.
-    pub from: DateTime,
+    /// Start, Europe/London.
+    pub from: jiff::Zoned,
     /// End, if any.
-    pub to: Option<DateTime>,
-    /// Easting, metres.
+    pub to: Option<jiff::Zoned>,
+    /// Easting, metres (rounded to 0.1 m as written).
     pub x_m: f64,
-    /// Northing, metres.
+    /// Northing, metres (rounded to 0.1 m as written).
     pub y_m: f64,
+    /// Longitude, degrees (rounded to 6 decimals as written).
+    pub lon: f64,
+    /// Latitude, degrees (rounded to 6 decimals as written).
+    pub lat: f64,
     /// Victim age.
     pub victim_age: Option<u8>,
     /// Suspect age.
@@ -202,6 +207,7 @@ pub fn generate(
 ) -> Result<Vec<FixtureRow>, CrsError> {
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let to_bng = Transformer::wgs84_to_bng()?;
+    let to_wgs = Transformer::bng_to_wgs84()?;
     let mut planted = Vec::new();
     for (_, lon, lat, w) in PLANTED_HOTSPOTS {
         let (x, y) = to_bng.convert(lon, lat)?;
@@ -233,19 +239,30 @@ pub fn generate(
             let (cx, cy, s) = pick(&mut rng, &towns);
             (cx + normal(&mut rng) * s, cy + normal(&mut rng) * s)
         };
-        if index.locate(x, y).is_none() {
+        // Keep the point only if it is on land exactly as it will be written, in both the
+        // 6-decimal degrees and the 0.1 m grid forms.
+        let (rx, ry) = ((x * 10.0).round() / 10.0, (y * 10.0).round() / 10.0);
+        let (lon, lat) = to_wgs.convert(x, y)?;
+        let (lon, lat) = ((lon * 1e6).round() / 1e6, (lat * 1e6).round() / 1e6);
+        let (bx, by) = to_bng.convert(lon, lat)?;
+        if index.locate(rx, ry).is_none() || index.locate(bx, by).is_none() {
             continue; // in the sea or outside the area: draw again
         }
-        let from = draw_time(&mut rng, opts);
-        let to = match rng.random::<f64>() {
-            r if r < 0.7 => None,
-            r if r < 0.9 => from
-                .checked_add(jiff::Span::new().minutes(rng.random_range(5..90)))
-                .ok(),
-            _ => from
-                .checked_add(jiff::Span::new().minutes(rng.random_range(60..600)))
-                .ok(),
+        // Resolve the local time through Europe/London (a time drawn in the spring-forward gap
+        // becomes the instant after it) and take the end as an elapsed span after that instant.
+        let tz = &crate::incidents::time::LONDON;
+        let Ok(from) = tz
+            .to_ambiguous_zoned(draw_time(&mut rng, opts))
+            .compatible()
+        else {
+            continue;
         };
+        let span_min = match rng.random::<f64>() {
+            r if r < 0.7 => None,
+            r if r < 0.9 => Some(rng.random_range(5..90)),
+            _ => Some(rng.random_range(60..600)),
+        };
+        let to = span_min.and_then(|m| from.checked_add(jiff::Span::new().minutes(m)).ok());
         let offence = pick(&mut rng, &OFFENCES);
         let age = |rng: &mut ChaCha8Rng| -> Option<u8> {
             if rng.random::<f64>() < 0.2 {
@@ -262,8 +279,10 @@ pub fn generate(
             offence,
             from,
             to,
-            x_m: x,
-            y_m: y,
+            x_m: rx,
+            y_m: ry,
+            lon,
+            lat,
             victim_age,
             suspect_age,
             location_type,
@@ -272,8 +291,15 @@ pub fn generate(
     Ok(rows)
 }
 
-/// Writes rows in the timed CSV format (naive local times; one in ten with its offset).
+/// Writes rows in the timed CSV format to a file (see [`write_csv_to`]).
 pub fn write_csv(rows: &[FixtureRow], bng: bool, out: &Path) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
+    write_csv_to(rows, bng, &mut w)?;
+    w.flush()
+}
+
+/// Writes rows in the timed CSV format (naive local times; one in ten with its offset).
+pub fn write_csv_to(rows: &[FixtureRow], bng: bool, w: &mut impl Write) -> std::io::Result<()> {
     let to_wgs = Transformer::bng_to_wgs84().map_err(std::io::Error::other)?;
     let mut coords: Vec<(f64, f64)> = rows.iter().map(|r| (r.x_m, r.y_m)).collect();
     if !bng {
@@ -281,7 +307,6 @@ pub fn write_csv(rows: &[FixtureRow], bng: bool, out: &Path) -> std::io::Result<
             .convert_in_place(&mut coords)
             .map_err(std::io::Error::other)?;
     }
-    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
     let (xn, yn) = if bng {
         ("easting", "northing")
     } else {
@@ -291,13 +316,14 @@ pub fn write_csv(rows: &[FixtureRow], bng: bool, out: &Path) -> std::io::Result<
         w,
         "id,offence,occurred_from,occurred_to,{xn},{yn},victim_age,suspect_age,location_type"
     )?;
-    let fmt_time = |i: usize, t: DateTime| -> String {
-        if i % 10 == 3 {
-            crate::incidents::time::LONDON
-                .to_ambiguous_zoned(t)
-                .compatible()
-                .map(|z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string())
-                .unwrap_or_else(|_| t.strftime("%Y-%m-%dT%H:%M").to_string())
+    // Naive local time, except one row in ten and every time in the autumn fold (which a
+    // naive time could not tell apart), which carry their offset.
+    let fmt_time = |i: usize, t: &jiff::Zoned| -> String {
+        let ambiguous = crate::incidents::time::LONDON
+            .to_ambiguous_zoned(t.datetime())
+            .is_ambiguous();
+        if i % 10 == 3 || ambiguous {
+            t.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
         } else {
             t.strftime("%Y-%m-%dT%H:%M").to_string()
         }
@@ -314,8 +340,8 @@ pub fn write_csv(rows: &[FixtureRow], bng: bool, out: &Path) -> std::io::Result<
             "{},{},{},{},{},{},{},{},{}",
             r.id,
             r.offence,
-            fmt_time(i, r.from),
-            r.to.map(|t| fmt_time(i, t)).unwrap_or_default(),
+            fmt_time(i, &r.from),
+            r.to.as_ref().map(|t| fmt_time(i, t)).unwrap_or_default(),
             xs,
             ys,
             age(r.victim_age),
@@ -323,7 +349,7 @@ pub fn write_csv(rows: &[FixtureRow], bng: bool, out: &Path) -> std::io::Result<
             r.location_type
         )?;
     }
-    w.flush()
+    Ok(())
 }
 
 /// The committed default fixture (`fixtures/kent_incidents.csv`), embedded in the binary.

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use geo::{unary_union, Area, MultiPolygon, Validation};
+use geo::algorithm::bool_ops::FillRule;
+use geo::{Area, BooleanOps, MultiPolygon, Validation};
 use sha2::{Digest, Sha256};
 
 use super::pack::{read_district_features, round_multipolygon, BoundaryPack, District, Provenance};
@@ -118,18 +119,19 @@ pub fn import_districts(
             });
         }
         let rounded = round_multipolygon(&r.geometry, opts.rounding_m);
-        let geometry = if rounded.is_valid() {
+        let geometry = if rounded.is_valid() && rounded.unsigned_area() > 0.0 {
             rounded
         } else {
-            // Repair: re-node the rings with a polygon union (resolves self-intersections,
-            // duplicate and overlapping parts); give up if it still is not valid.
-            let fixed = unary_union(rounded.0.iter());
-            if fixed.0.is_empty() || !fixed.is_valid() {
+            // Repair: re-node the rings with a polygon union under the non-zero fill rule
+            // (resolves self-intersections, duplicate and overlapping parts, whatever the ring
+            // orientation); give up if it still is not valid.
+            let fixed = rounded.union_with_fill_rule(&MultiPolygon::new(vec![]), FillRule::NonZero);
+            if fixed.0.is_empty() || fixed.unsigned_area() <= 0.0 || !fixed.is_valid() {
                 let message = rounded
                     .validation_errors()
                     .first()
                     .map(|e| e.to_string())
-                    .unwrap_or_else(|| "empty geometry".to_string());
+                    .unwrap_or_else(|| "zero area: the rings enclose nothing".to_string());
                 return Err(BoundaryError::Unrepairable {
                     file,
                     feature: r.index,

@@ -340,9 +340,15 @@ pub(crate) fn read_district_features(
             Ok(geo::Geometry::Polygon(p)) => MultiPolygon(vec![p]),
             Ok(geo::Geometry::MultiPolygon(mp)) => mp,
             Ok(other) => {
-                let kind = format!("{other:?}");
-                let kind = kind.split('(').next().unwrap_or("other").to_string();
-                return Err(not_polygon(&kind));
+                let kind = match other {
+                    geo::Geometry::Point(_) => "Point",
+                    geo::Geometry::MultiPoint(_) => "MultiPoint",
+                    geo::Geometry::LineString(_) | geo::Geometry::Line(_) => "LineString",
+                    geo::Geometry::MultiLineString(_) => "MultiLineString",
+                    geo::Geometry::GeometryCollection(_) => "GeometryCollection",
+                    _ => "not a polygon",
+                };
+                return Err(not_polygon(kind));
             }
             Err(e) => return Err(not_polygon(&format!("unreadable ({e})"))),
         };

@@ -379,13 +379,11 @@ impl<'a> Ingester<'a> {
         let lonlat = cols.format != InputFormat::TimedBng;
         if lonlat && self.to_bng.convert_in_place(&mut pts).is_err() {
             // One bad point fails the batch: redo one at a time and mark failures.
-            let mut k = 0;
-            for p in parsed.iter().filter_map(|p| p.as_ref().ok()) {
+            for (k, p) in parsed.iter().filter_map(|p| p.as_ref().ok()).enumerate() {
                 pts[k] = self
                     .to_bng
                     .convert(p.x, p.y)
                     .unwrap_or((f64::NAN, f64::NAN));
-                k += 1;
             }
         }
         let mut k = 0;
