@@ -8,7 +8,7 @@ use rstar::{RTree, AABB};
 use super::BoundaryPack;
 
 /// Side of a lookup-grid cell, metres.
-const LOOKUP_CELL_M: f64 = 200.0;
+const LOOKUP_CELL_M: f64 = 50.0;
 /// Lookup value: the cell lies wholly outside every district.
 const OUTSIDE: u8 = 0;
 /// Lookup value: a boundary crosses the cell; ask the polygons.
@@ -93,16 +93,23 @@ impl DistrictIndex {
         self.y0_m = y0;
         self.nx = nx;
         self.ny = ny;
+        // No boundary separates two horizontally adjacent unmixed cells (it would touch both,
+        // marking them mixed), so one exact answer serves a whole run of unmixed cells.
         for cy in 0..ny {
+            let mut run_label: Option<u8> = None;
             for cx in 0..nx {
                 let i = cy * nx + cx;
-                cells[i] = if mixed[i] {
-                    MIXED
-                } else {
+                if mixed[i] {
+                    run_label = None;
+                    cells[i] = MIXED;
+                    continue;
+                }
+                let label = *run_label.get_or_insert_with(|| {
                     let x = x0 + (cx as f64 + 0.5) * LOOKUP_CELL_M;
                     let y = y0 + (cy as f64 + 0.5) * LOOKUP_CELL_M;
                     self.locate_exact(x, y).map_or(OUTSIDE, |d| d + 1)
-                };
+                });
+                cells[i] = label;
             }
         }
         self.cells = cells;

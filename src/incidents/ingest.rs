@@ -319,6 +319,13 @@ impl<'a> Ingester<'a> {
             .from_reader(bytes);
         let headers = rdr.byte_headers().map_err(|e| csv_error(name, &e))?.clone();
         let cols = detect(&headers, name)?;
+        // Size the duplicate-id table for the file up front (rows are rarely under 60 bytes):
+        // rehashing a growing table costs more than the extra memory while ingesting.
+        let expected_rows = bytes.len() / 60;
+        let (hasher, store) = (&self.hasher, &self.store);
+        self.seen_ids.reserve(expected_rows, |&i| {
+            hasher.hash_one(store.ids.get_bytes(i as usize))
+        });
         let mut file_report = FileReport {
             file: name.to_string(),
             format: cols.format.slug().to_string(),
@@ -482,7 +489,7 @@ impl<'a> Ingester<'a> {
         let store = &self.store;
         if self
             .seen_ids
-            .find(h, |&i| store.ids.get(i as usize).as_bytes() == id)
+            .find(h, |&i| store.ids.get_bytes(i as usize) == id)
             .is_some()
         {
             return false;
@@ -491,7 +498,7 @@ impl<'a> Ingester<'a> {
         let hasher = &self.hasher;
         let store = &self.store;
         self.seen_ids.insert_unique(h, next, |&i| {
-            hasher.hash_one(store.ids.get(i as usize).as_bytes())
+            hasher.hash_one(store.ids.get_bytes(i as usize))
         });
         true
     }

@@ -24,9 +24,12 @@ impl IdArena {
     }
     /// The id of incident `i` (empty for police.uk rows without a Crime ID).
     pub fn get(&self, i: usize) -> &str {
+        std::str::from_utf8(self.get_bytes(i)).unwrap_or("")
+    }
+    /// The id of incident `i` as bytes.
+    pub fn get_bytes(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        let end = self.ends[i] as usize;
-        std::str::from_utf8(&self.bytes[start..end]).unwrap_or("")
+        &self.bytes[start..self.ends[i] as usize]
     }
     fn heap_bytes(&self) -> usize {
         self.bytes.capacity() + self.ends.capacity() * 4
