@@ -6,5 +6,6 @@
 pub mod boundaries;
 pub mod cli;
 pub mod crs;
+pub mod density;
 pub mod fixtures;
 pub mod incidents;

@@ -1,0 +1,13 @@
+//! Kernel density surfaces on an EPSG:27700 grid: the grid, the kernels, bandwidth rules,
+//! the exact estimator and raster output.
+
+pub mod bandwidth;
+pub mod grid;
+pub mod kde;
+pub mod kernel;
+pub mod raster;
+
+pub use bandwidth::{arcgis_bandwidth_m, scott_bandwidth_m};
+pub use grid::Grid;
+pub use kde::{kde_brute_force, kde_exact, Scaling};
+pub use kernel::Kernel;
