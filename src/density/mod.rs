@@ -6,8 +6,12 @@ pub mod grid;
 pub mod kde;
 pub mod kernel;
 pub mod raster;
+pub mod surface;
 
 pub use bandwidth::{arcgis_bandwidth_m, scott_bandwidth_m};
 pub use grid::Grid;
 pub use kde::{kde_brute_force, kde_exact, Scaling};
 pub use kernel::Kernel;
+pub use surface::{
+    compute_surface, BandwidthRule, IncidentFilter, Surface, SurfaceOptions, Weighting,
+};

@@ -1,0 +1,47 @@
+//! KDE benchmark: 1M incidents, 50 m cells, 300 m quartic over the Kent extent
+//! (about 2,000 × 1,260 cells), exact path, one thread.
+//!
+//! Run: `cargo bench --bench density`. Target: ≤ 0.1 s compute.
+
+use std::sync::LazyLock;
+
+use divan::counter::ItemsCount;
+use divan::Bencher;
+use hotspots::boundaries::{BoundaryPack, DistrictIndex};
+use hotspots::density::{kde_exact, Grid, Kernel, Scaling};
+use hotspots::fixtures::{generate, FixtureOptions};
+
+const N: usize = 1_000_000;
+
+static PTS: LazyLock<(Grid, Vec<f64>, Vec<f64>, Vec<f64>)> = LazyLock::new(|| {
+    let pack = BoundaryPack::kent_medway().unwrap();
+    let index = DistrictIndex::new(&pack);
+    let rows = generate(
+        &pack,
+        &index,
+        &FixtureOptions {
+            seed: 3,
+            count: N,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let b = pack.bbox().unwrap();
+    let grid = Grid::covering(b.min().x, b.min().y, b.max().x, b.max().y, 50.0);
+    let xs = rows.iter().map(|r| r.x_m).collect();
+    let ys = rows.iter().map(|r| r.y_m).collect();
+    (grid, xs, ys, vec![1.0; N])
+});
+
+fn main() {
+    let (g, ..) = &*PTS;
+    eprintln!("grid {} × {} cells of 50 m", g.nx, g.ny);
+    divan::main();
+}
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn quartic_300m_50m_cells_1m_incidents(b: Bencher) {
+    let (g, xs, ys, ws) = &*PTS;
+    b.counter(ItemsCount::new(N))
+        .bench(|| kde_exact(g, xs, ys, ws, Kernel::Quartic, 300.0, Scaling::Density));
+}
