@@ -13,7 +13,10 @@ use hotspots::fixtures::{generate, FixtureOptions};
 
 const N: usize = 1_000_000;
 
-static PTS: LazyLock<(Grid, Vec<f64>, Vec<f64>, Vec<f64>)> = LazyLock::new(|| {
+/// The grid, then incident eastings, northings and weights.
+type Inputs = (Grid, Vec<f64>, Vec<f64>, Vec<f64>);
+
+static PTS: LazyLock<Inputs> = LazyLock::new(|| {
     let pack = BoundaryPack::kent_medway().unwrap();
     let index = DistrictIndex::new(&pack);
     let rows = generate(
