@@ -615,7 +615,7 @@ impl<'a> Ingester<'a> {
             ));
         }
         let (x, y) = parse_coords(cols, text(cols.x)?, text(cols.y)?)?;
-        let (from, to, mut flags) = if timed {
+        let (from, to, flags) = if timed {
             let f = text(cols.from)?;
             if f.is_empty() {
                 return Err(problem(
@@ -647,9 +647,6 @@ impl<'a> Ingester<'a> {
                 .map_err(|m| problem(RejectReason::BadMonth, cols.from, m))?;
             (a, b, FLAG_MONTH_ONLY)
         };
-        if !timed {
-            flags |= FLAG_MONTH_ONLY;
-        }
         let harm = match cols.harm.map(text).transpose()? {
             None | Some("") => f32::NAN,
             Some(h) => h
