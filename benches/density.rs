@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use divan::counter::ItemsCount;
 use divan::Bencher;
 use hotspots::boundaries::{BoundaryPack, DistrictIndex};
-use hotspots::density::{kde_exact, Grid, Kernel, Scaling};
+use hotspots::density::{kde_binned, kde_exact, Grid, Kernel, Scaling};
 use hotspots::fixtures::{generate, FixtureOptions};
 
 const N: usize = 1_000_000;
@@ -47,4 +47,11 @@ fn quartic_300m_50m_cells_1m_incidents(b: Bencher) {
     let (g, xs, ys, ws) = &*PTS;
     b.counter(ItemsCount::new(N))
         .bench(|| kde_exact(g, xs, ys, ws, Kernel::Quartic, 300.0, Scaling::Density));
+}
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn binned_quartic_300m_50m_cells_1m_incidents(b: Bencher) {
+    let (g, xs, ys, ws) = &*PTS;
+    b.counter(ItemsCount::new(N))
+        .bench(|| kde_binned(g, xs, ys, ws, Kernel::Quartic, 300.0, Scaling::Density));
 }

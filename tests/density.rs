@@ -110,8 +110,8 @@ fn automatic_bandwidth_is_the_arcgis_rule_and_is_recorded() {
     ing.ingest_bytes("f", hotspots::fixtures::DEFAULT_FIXTURE)
         .unwrap();
     let (store, _) = ing.finish().unwrap();
-    let a = hotspots::density::surface::local_date_start("2025-06-01").unwrap();
-    let b = hotspots::density::surface::local_date_start("2025-09-01").unwrap();
+    let a = hotspots::incidents::time::local_day_start(jiff::civil::date(2025, 6, 1)).unwrap();
+    let b = hotspots::incidents::time::local_day_start(jiff::civil::date(2025, 9, 1)).unwrap();
     let (mut xs, mut ys) = (vec![], vec![]);
     for i in 0..store.len() {
         if store.group[i] == hotspots::incidents::OffenceGroup::Robbery
@@ -136,5 +136,124 @@ fn bad_kde_arguments_are_clear_errors() {
     let e = run_err(&["kde", "--offence-group", "burglary", "--out", "/tmp/x.asc"]);
     assert!(e.contains("unknown offence group"), "{e}");
     let e = run_err(&["kde", "--district", "E99999999", "--out", "/tmp/x.asc"]);
+    let e2 = run_err(&["kde", "--out", "/tmp/x.png"]);
+    assert!(e2.contains(".tif"), "{e2}");
+    let e3 = run_err(&[
+        "kde",
+        "--kernel",
+        "uniform",
+        "--method",
+        "binned",
+        "--out",
+        "/tmp/x.asc",
+    ]);
+    assert!(e3.contains("smooth kernel"), "{e3}");
     assert!(e.contains("E99999999"), "{e}");
+}
+
+/// GeoTIFF output: the same surface as the ASCII grid, bit for bit, with EPSG:27700 in its
+/// GeoKeys; and `gdalinfo` (when installed) reads it as British National Grid.
+#[test]
+fn geotiff_holds_the_same_surface_as_the_ascii_grid() {
+    let dir = tmp();
+    let asc = dir.path().join("s.asc");
+    let tif = dir.path().join("s.tif");
+    for out in [&asc, &tif] {
+        run_ok(&[
+            "kde",
+            "--cell-m",
+            "500",
+            "--bandwidth-m",
+            "1500",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+    }
+    let (ga, va) = read_esri_ascii(&asc).unwrap();
+    let (gt, vt) = hotspots::density::raster::read_geotiff(&tif).unwrap();
+    assert_eq!(ga, gt);
+    for (a, t) in va.iter().zip(&vt) {
+        assert!(
+            (a.is_nan() && t.is_nan()) || (a - t).abs() <= 1e-9 * t.abs(),
+            "{a} {t}"
+        );
+    }
+    match std::process::Command::new("gdalinfo").arg(&tif).output() {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(
+                text.contains("British National Grid") || text.contains("27700"),
+                "{text}"
+            );
+            assert!(text.contains("NoData Value=-9999"), "{text}");
+            assert!(
+                text.contains(&format!("Size is {}, {}", gt.nx, gt.ny)),
+                "{text}"
+            );
+        }
+        _ => eprintln!("SKIP gdalinfo check: gdalinfo is not installed"),
+    }
+}
+
+/// Cross-validation is recorded, the binned path states its bound, and edge correction
+/// raises coastal cells but never inland ones far from the coast.
+#[test]
+fn cv_bandwidth_binned_path_and_edge_correction() {
+    let dir = tmp();
+    let plain = dir.path().join("p.asc");
+    let edge = dir.path().join("e.asc");
+    let common = [
+        "kde",
+        "--cell-m",
+        "200",
+        "--bandwidth-m",
+        "auto:cv",
+        "--method",
+        "binned",
+    ];
+    let mut a: Vec<&str> = common.to_vec();
+    a.extend(["--out", plain.to_str().unwrap()]);
+    run_ok(&a);
+    let mut b: Vec<&str> = common.to_vec();
+    b.extend(["--edge-correction", "--out", edge.to_str().unwrap()]);
+    run_ok(&b);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(plain.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["surface"]["bandwidth_method"], "likelihood-cv");
+    assert_eq!(meta["surface"]["method"], "binned");
+    assert!(meta["surface"]["error_bound_per_weight"].as_f64().unwrap() > 0.0);
+    let h = meta["surface"]["bandwidth_m"].as_f64().unwrap();
+    assert!(h > 50.0 && h < 5000.0, "{h}");
+    let (g, p) = read_esri_ascii(&plain).unwrap();
+    let (_, e) = read_esri_ascii(&edge).unwrap();
+    let pack = BoundaryPack::kent_medway().unwrap();
+    let index = DistrictIndex::new(&pack);
+    let (mut raised, mut inland_same) = (0, 0);
+    for iy in 0..g.ny {
+        for ix in 0..g.nx {
+            let k = iy * g.nx + ix;
+            if p[k].is_nan() {
+                assert!(e[k].is_nan());
+                continue;
+            }
+            assert!(
+                e[k] >= p[k] * (1.0 - 1e-12),
+                "edge correction lowered a cell"
+            );
+            // Is the whole kernel disc on land? Then nothing may change.
+            let (cx, cy) = g.centre(ix, iy);
+            let r = h + 200.0;
+            let all_land = [(-r, 0.0), (r, 0.0), (0.0, -r), (0.0, r), (0.0, 0.0)]
+                .iter()
+                .all(|(dx, dy)| index.locate_exact(cx + dx, cy + dy).is_some());
+            if e[k] > p[k] * 1.01 {
+                raised += 1;
+            } else if all_land {
+                inland_same += 1;
+            }
+        }
+    }
+    assert!(raised > 100, "coastal cells raised: {raised}");
+    assert!(inland_same > 1000, "inland cells unchanged: {inland_same}");
 }

@@ -8,10 +8,10 @@ pub mod kernel;
 pub mod raster;
 pub mod surface;
 
-pub use bandwidth::{arcgis_bandwidth_m, scott_bandwidth_m};
+pub use bandwidth::{arcgis_bandwidth_m, cv_bandwidth_m, scott_bandwidth_m};
 pub use grid::Grid;
-pub use kde::{kde_brute_force, kde_exact, Scaling};
+pub use kde::{binned_error_bound_per_weight, kde_binned, kde_brute_force, kde_exact, Scaling};
 pub use kernel::Kernel;
 pub use surface::{
-    compute_surface, BandwidthRule, IncidentFilter, Surface, SurfaceOptions, Weighting,
+    compute_surface, BandwidthRule, IncidentFilter, KdeMethod, Surface, SurfaceOptions, Weighting,
 };

@@ -1,4 +1,5 @@
-//! Raster output: Esri ASCII grid with a `.prj` beside it.
+//! Raster output: Esri ASCII grid with a `.prj` beside it, or a single-band GeoTIFF
+//! (64-bit float, EPSG:27700 in its GeoKeys, NoData in the GDAL_NODATA tag).
 
 use std::io::Write;
 use std::path::Path;
@@ -43,6 +44,95 @@ pub fn write_esri_ascii(path: &Path, grid: &Grid, values: &[f64]) -> std::io::Re
     }
     w.flush()?;
     std::fs::write(path.with_extension("prj"), BNG_ESRI_WKT)
+}
+
+/// GeoKey directory for a projected EPSG:27700 raster with pixel-is-area semantics:
+/// header (version 1.1.0, 3 keys), GTModelType = projected (1), GTRasterType = PixelIsArea (1),
+/// ProjectedCSType = 27700.
+const GEOKEYS_27700: [u16; 16] = [1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 27700];
+
+/// Writes `values` (row-major, row 0 south; `NaN` = NoData) as a GeoTIFF: 64-bit float, one
+/// band, rows from the north, the grid's top-left corner as the tie point, NoData −9999.
+pub fn write_geotiff(path: &Path, grid: &Grid, values: &[f64]) -> std::io::Result<()> {
+    write_geotiff_inner(path, grid, values).map_err(std::io::Error::other)
+}
+
+fn write_geotiff_inner(path: &Path, grid: &Grid, values: &[f64]) -> Result<(), tiff::TiffError> {
+    use tiff::encoder::{colortype::Gray64Float, TiffEncoder};
+    use tiff::tags::Tag;
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut enc = TiffEncoder::new(file)?;
+    let mut image = enc.new_image::<Gray64Float>(grid.nx as u32, grid.ny as u32)?;
+    let top = grid.y0_m + grid.ny as f64 * grid.cell_m;
+    let d = image.encoder();
+    d.write_tag(
+        Tag::ModelPixelScaleTag,
+        &[grid.cell_m, grid.cell_m, 0.0][..],
+    )?;
+    d.write_tag(
+        Tag::ModelTiepointTag,
+        &[0.0, 0.0, 0.0, grid.x0_m, top, 0.0][..],
+    )?;
+    d.write_tag(Tag::GeoKeyDirectoryTag, &GEOKEYS_27700[..])?;
+    d.write_tag(Tag::GdalNodata, "-9999")?;
+    let mut rows = Vec::with_capacity(values.len());
+    for iy in (0..grid.ny).rev() {
+        rows.extend(values[iy * grid.nx..(iy + 1) * grid.nx].iter().map(|v| {
+            if v.is_nan() {
+                NODATA
+            } else {
+                *v
+            }
+        }));
+    }
+    image.write_data(&rows)
+}
+
+/// Reads a GeoTIFF written by [`write_geotiff`] back into a grid and values (row 0 south,
+/// NoData as `NaN`), checking that its GeoKeys say EPSG:27700.
+pub fn read_geotiff(path: &Path) -> std::io::Result<(Grid, Vec<f64>)> {
+    read_geotiff_inner(path).map_err(std::io::Error::other)?
+}
+
+fn read_geotiff_inner(path: &Path) -> Result<std::io::Result<(Grid, Vec<f64>)>, tiff::TiffError> {
+    use tiff::decoder::{Decoder, DecodingResult};
+    use tiff::tags::Tag;
+    let bad = |m: &str| {
+        Ok(Err(std::io::Error::other(format!(
+            "{}: {m}",
+            path.display()
+        ))))
+    };
+    let mut dec = Decoder::new(std::io::BufReader::new(std::fs::File::open(path)?))?;
+    let (nx, ny) = dec.dimensions()?;
+    let scale = dec.get_tag_f64_vec(Tag::ModelPixelScaleTag)?;
+    let tie = dec.get_tag_f64_vec(Tag::ModelTiepointTag)?;
+    let keys = dec.get_tag_u16_vec(Tag::GeoKeyDirectoryTag)?;
+    if !keys.chunks(4).any(|k| k == [3072, 0, 1, 27700]) {
+        return bad("GeoKeys do not say EPSG:27700");
+    }
+    if scale.len() < 2 || tie.len() < 6 {
+        return bad("missing pixel scale or tie point");
+    }
+    let cell_m = scale[0];
+    let grid = Grid {
+        x0_m: tie[3],
+        y0_m: tie[4] - ny as f64 * cell_m,
+        cell_m,
+        nx: nx as usize,
+        ny: ny as usize,
+    };
+    let DecodingResult::F64(data) = dec.read_image()? else {
+        return bad("not 64-bit float samples");
+    };
+    let mut values = vec![0.0; data.len()];
+    for (r, row) in data.chunks(grid.nx).enumerate() {
+        let iy = grid.ny - 1 - r;
+        for (ix, v) in row.iter().enumerate() {
+            values[iy * grid.nx + ix] = if *v == NODATA { f64::NAN } else { *v };
+        }
+    }
+    Ok(Ok((grid, values)))
 }
 
 /// Reads an Esri ASCII grid written by [`write_esri_ascii`] (for tests and round trips).
@@ -126,5 +216,30 @@ mod tests {
         assert!(std::fs::read_to_string(dir.path().join("t.prj"))
             .unwrap()
             .contains("British_National_Grid"));
+    }
+
+    #[test]
+    fn geotiff_round_trips_exactly_with_georeferencing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.tif");
+        let g = Grid {
+            x0_m: 540_000.0,
+            y0_m: 110_000.0,
+            cell_m: 25.0,
+            nx: 4,
+            ny: 3,
+        };
+        let v: Vec<f64> = (0..12)
+            .map(|i| if i == 5 { f64::NAN } else { i as f64 / 7.0 })
+            .collect();
+        write_geotiff(&p, &g, &v).unwrap();
+        let (g2, v2) = read_geotiff(&p).unwrap();
+        assert_eq!(g, g2);
+        for (a, b) in v.iter().zip(&v2) {
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{a} {b}"
+            );
+        }
     }
 }

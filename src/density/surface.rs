@@ -3,9 +3,12 @@
 
 use serde::Serialize;
 
-use super::{arcgis_bandwidth_m, kde_exact, scott_bandwidth_m, Grid, Kernel, Scaling};
+use super::{
+    arcgis_bandwidth_m, binned_error_bound_per_weight, cv_bandwidth_m, kde_binned, kde_exact,
+    scott_bandwidth_m, Grid, Kernel, Scaling,
+};
 use crate::boundaries::{BoundaryPack, DistrictIndex};
-use crate::incidents::time::{EpochMinutes, LONDON};
+use crate::incidents::time::EpochMinutes;
 use crate::incidents::{HarmTable, IncidentStore, OffenceGroup};
 
 /// How the bandwidth is chosen.
@@ -17,6 +20,35 @@ pub enum BandwidthRule {
     ArcGis,
     /// Scott's 2-D rule (σ); compact kernels use h = √8·σ, their quartic-equivalent spread.
     Scott,
+    /// Likelihood cross-validation of a Gaussian σ; compact kernels use h = √8·σ.
+    Cv,
+}
+
+/// How the sum is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KdeMethod {
+    /// Exact sum over the cells each incident reaches.
+    Exact,
+    /// Linear binning and a sampled-kernel convolution, with a stated error bound.
+    Binned,
+    /// Binned when the kernel reaches more than [`AUTO_BINNED_REACH_CELLS`] cells in each
+    /// direction and is smooth enough for the bound (quartic, Gaussian); exact otherwise.
+    Auto,
+}
+
+/// Reach (support ÷ cell) above which [`KdeMethod::Auto`] takes the binned path.
+pub const AUTO_BINNED_REACH_CELLS: f64 = 10.0;
+
+impl std::str::FromStr for KdeMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "exact" => Ok(KdeMethod::Exact),
+            "binned" => Ok(KdeMethod::Binned),
+            "auto" => Ok(KdeMethod::Auto),
+            o => Err(format!("unknown method '{o}' (exact, binned, auto)")),
+        }
+    }
 }
 
 impl std::str::FromStr for BandwidthRule {
@@ -25,6 +57,7 @@ impl std::str::FromStr for BandwidthRule {
         match s.trim() {
             "auto" | "auto:arcgis" => Ok(BandwidthRule::ArcGis),
             "auto:scott" => Ok(BandwidthRule::Scott),
+            "auto:cv" => Ok(BandwidthRule::Cv),
             v => v
                 .parse::<f64>()
                 .ok()
@@ -32,7 +65,7 @@ impl std::str::FromStr for BandwidthRule {
                 .map(BandwidthRule::Fixed)
                 .ok_or_else(|| {
                     format!(
-                        "bandwidth '{v}' is neither metres > 0 nor auto, auto:arcgis, auto:scott"
+                        "bandwidth '{v}' is neither metres > 0 nor auto, auto:arcgis, auto:scott, auto:cv"
                     )
                 }),
         }
@@ -71,16 +104,6 @@ impl IncidentFilter {
     }
 }
 
-/// Local date `YYYY-MM-DD` at 00:00 Europe/London, as epoch minutes.
-pub fn local_date_start(s: &str) -> Result<EpochMinutes, String> {
-    let d: jiff::civil::Date = s.trim().parse().map_err(|e| format!("date '{s}': {e}"))?;
-    let ts = LONDON
-        .to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
-        .compatible()
-        .map_err(|e| format!("date '{s}': {e}"))?;
-    i32::try_from(ts.as_second().div_euclid(60)).map_err(|_| format!("date '{s}' out of range"))
-}
-
 /// Options for [`compute_surface`].
 #[derive(Debug, Clone)]
 pub struct SurfaceOptions {
@@ -98,6 +121,26 @@ pub struct SurfaceOptions {
     pub filter: IncidentFilter,
     /// Grid extent (xmin, ymin, xmax, ymax); default: the boundaries' bbox.
     pub extent: Option<[f64; 4]>,
+    /// Exact or binned sum.
+    pub method: KdeMethod,
+    /// Divide each land cell by the kernel's mass on land around it (coastline correction).
+    pub edge_correction: bool,
+}
+
+impl Default for SurfaceOptions {
+    fn default() -> Self {
+        SurfaceOptions {
+            cell_m: 50.0,
+            bandwidth: BandwidthRule::ArcGis,
+            kernel: Kernel::Quartic,
+            scaling: Scaling::Density,
+            weighting: Weighting::Count,
+            filter: IncidentFilter::default(),
+            extent: None,
+            method: KdeMethod::Auto,
+            edge_correction: false,
+        }
+    }
 }
 
 /// A computed surface with what it was made from.
@@ -125,6 +168,13 @@ pub struct Surface {
     pub total_weight: f64,
     /// Cell side, metres.
     pub cell_m: f64,
+    /// `exact` or `binned`.
+    pub method: String,
+    /// Binned path only: largest error per unit of weight within reach of a cell, in the
+    /// values' units (see [`binned_error_bound_per_weight`]).
+    pub error_bound_per_weight: Option<f64>,
+    /// Whether values were divided by the kernel mass on land.
+    pub edge_correction: bool,
 }
 
 /// Errors making a surface.
@@ -187,6 +237,15 @@ pub fn compute_surface(
             };
             (h, "scott".to_string())
         }
+        BandwidthRule::Cv => {
+            let s = cv_bandwidth_m(&xs, &ys).ok_or(SurfaceError::NoBandwidth(xs.len()))?;
+            let h = if opts.kernel == Kernel::Gaussian {
+                s
+            } else {
+                8f64.sqrt() * s
+            };
+            (h, "likelihood-cv".to_string())
+        }
     };
     let [xmin, ymin, xmax, ymax] = match opts.extent {
         Some(e) => e,
@@ -209,13 +268,40 @@ pub fn compute_surface(
             grid.nx, grid.ny
         )));
     }
-    let mut values = kde_exact(&grid, &xs, &ys, &ws, opts.kernel, h, opts.scaling);
-    for iy in 0..grid.ny {
-        for ix in 0..grid.nx {
-            let (cx, cy) = grid.centre(ix, iy);
-            if index.locate(cx, cy).is_none() {
-                values[iy * grid.nx + ix] = f64::NAN;
+    let reach_cells = opts.kernel.support_m(h) / grid.cell_m;
+    let bound = binned_error_bound_per_weight(opts.kernel, h, grid.cell_m, opts.scaling);
+    let binned = match opts.method {
+        KdeMethod::Exact => false,
+        KdeMethod::Binned => {
+            if bound.is_none() {
+                return Err(SurfaceError::Grid(format!(
+                    "the binned method needs a smooth kernel (quartic or gaussian), not {}",
+                    opts.kernel.slug()
+                )));
             }
+            true
+        }
+        KdeMethod::Auto => bound.is_some() && reach_cells > AUTO_BINNED_REACH_CELLS,
+    };
+    let mut values = if binned {
+        kde_binned(&grid, &xs, &ys, &ws, opts.kernel, h, opts.scaling)
+            .ok_or_else(|| SurfaceError::Grid("binned KDE unavailable".into()))?
+    } else {
+        kde_exact(&grid, &xs, &ys, &ws, opts.kernel, h, opts.scaling)
+    };
+    let land = land_mask(&grid, index);
+    if opts.edge_correction {
+        let mass = land_kernel_mass(&grid, &land, opts.kernel, h);
+        for (v, m) in values.iter_mut().zip(&mass) {
+            // Cells whose kernel barely touches land are left as they are rather than blown up.
+            if *m > EDGE_MIN_MASS {
+                *v /= m;
+            }
+        }
+    }
+    for (v, on) in values.iter_mut().zip(&land) {
+        if !on {
+            *v = f64::NAN;
         }
     }
     Ok(Surface {
@@ -232,5 +318,43 @@ pub fn compute_surface(
         incidents: xs.len(),
         total_weight: ws.iter().sum(),
         cell_m: opts.cell_m,
+        method: if binned { "binned" } else { "exact" }.to_string(),
+        error_bound_per_weight: if binned { bound } else { None },
+        edge_correction: opts.edge_correction,
     })
+}
+
+/// Smallest kernel mass on land that edge correction divides by.
+pub const EDGE_MIN_MASS: f64 = 0.05;
+
+/// True for the cells whose centre lies in a district.
+pub fn land_mask(grid: &Grid, index: &DistrictIndex) -> Vec<bool> {
+    let mut land = vec![false; grid.len()];
+    for iy in 0..grid.ny {
+        for ix in 0..grid.nx {
+            let (cx, cy) = grid.centre(ix, iy);
+            land[iy * grid.nx + ix] = index.locate(cx, cy).is_some();
+        }
+    }
+    land
+}
+
+/// Share of the kernel's mass centred on each cell that falls on land cells (0–1): the
+/// land cells convolved with the normalised kernel, c² · Σ_{land j} K(d_ij). Edge
+/// correction divides by it, as Diggle's correction does at a study-area border.
+pub fn land_kernel_mass(grid: &Grid, land: &[bool], kernel: Kernel, h_m: f64) -> Vec<f64> {
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for iy in 0..grid.ny {
+        for ix in 0..grid.nx {
+            if land[iy * grid.nx + ix] {
+                let (x, y) = grid.centre(ix, iy);
+                xs.push(x);
+                ys.push(y);
+            }
+        }
+    }
+    // Points at cell centres bin exactly, so the binned path is exact here when it applies.
+    let ws = vec![grid.cell_area_m2() / 1e6; xs.len()];
+    kde_binned(grid, &xs, &ys, &ws, kernel, h_m, Scaling::Density)
+        .unwrap_or_else(|| kde_exact(grid, &xs, &ys, &ws, kernel, h_m, Scaling::Density))
 }

@@ -145,6 +145,23 @@ pub fn parse_month(s: &str) -> Result<(EpochMinutes, EpochMinutes), String> {
     ))
 }
 
+/// 00:00 Europe/London on local date `d`, as epoch minutes (the compatible rule if midnight
+/// were ever skipped).
+pub fn local_day_start(d: jiff::civil::Date) -> Result<EpochMinutes, String> {
+    let ts = LONDON
+        .to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+        .compatible()
+        .map_err(|e| format!("date {d}: {e}"))?;
+    i32::try_from(ts.as_second().div_euclid(60)).map_err(|_| format!("date {d} out of range"))
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Result<jiff::civil::Date, String> {
+    s.trim()
+        .parse()
+        .map_err(|e| format!("date '{s}' is not YYYY-MM-DD: {e}"))
+}
+
 /// Local Europe/London civil datetime of an epoch minute.
 pub fn local_datetime(m: EpochMinutes) -> DateTime {
     let ts = Timestamp::from_second(m as i64 * 60).unwrap_or(Timestamp::UNIX_EPOCH);

@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+
+mod kde;
+
 use clap::{Args, Parser, Subcommand};
+pub use kde::KdeArgs;
 
 use crate::boundaries::{
     import_districts, BoundaryPack, DistrictIndex, ImportOptions, ONS_ATTRIBUTION,
@@ -34,50 +38,7 @@ pub enum Command {
     /// Ingest incidents and print counts by district and offence group, and the rejects.
     Stats(StatsArgs),
     /// Kernel density surface as an Esri ASCII grid (.asc + .prj + .json metadata).
-    Kde(Box<KdeArgs>),
-}
-
-/// `hotspots kde`
-#[derive(Debug, Args)]
-pub struct KdeArgs {
-    #[command(flatten)]
-    pub input: IncidentArgs,
-    /// Cell side, metres.
-    #[arg(long, default_value_t = 50.0)]
-    pub cell_m: f64,
-    /// Bandwidth: metres, or auto (= auto:arcgis), auto:scott.
-    #[arg(long, default_value = "auto")]
-    pub bandwidth_m: String,
-    /// Kernel: quartic, epanechnikov, triangular, uniform, gaussian (σ = bandwidth).
-    #[arg(long, default_value = "quartic")]
-    pub kernel: String,
-    /// Values: density (weight per km², ArcGIS) or qgis-raw (unnormalised sum, QGIS "Raw").
-    #[arg(long, default_value = "density")]
-    pub scaling: String,
-    /// Weight: count, or harm (harm table, or a row's harm_weight).
-    #[arg(long, default_value = "count")]
-    pub weight: String,
-    /// Harm table CSV (group,harm_days); default: the built-in indicative table.
-    #[arg(long, value_name = "FILE")]
-    pub harm_table: Option<PathBuf>,
-    /// Keep only these offence groups (repeatable).
-    #[arg(long = "offence-group", value_name = "G")]
-    pub offence_groups: Vec<String>,
-    /// Keep only these district codes (repeatable).
-    #[arg(long = "district", value_name = "CODE")]
-    pub districts: Vec<String>,
-    /// First local date kept (YYYY-MM-DD, inclusive).
-    #[arg(long)]
-    pub from: Option<String>,
-    /// Last local date kept (YYYY-MM-DD, inclusive).
-    #[arg(long)]
-    pub to: Option<String>,
-    /// Grid extent in EPSG:27700 metres: xmin,ymin,xmax,ymax (default: the boundaries' bbox).
-    #[arg(long, value_delimiter = ',', num_args = 4)]
-    pub extent: Option<Vec<f64>>,
-    /// Output Esri ASCII grid (.asc); FILE.prj and FILE.json are written beside it.
-    #[arg(long, value_name = "FILE.asc")]
-    pub out: PathBuf,
+    Kde(Box<kde::KdeArgs>),
 }
 
 /// `hotspots fixtures ...`
@@ -120,6 +81,68 @@ pub struct IncidentArgs {
     /// Where to write rejected rows with their reasons.
     #[arg(long, value_name = "FILE", default_value = "rejects.csv")]
     pub rejects: PathBuf,
+}
+
+/// Which incidents an analysis uses (every analysis command takes these).
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Keep only these offence groups (repeatable): violence_with_injury, robbery,
+    /// knives_weapons, drug_supply_violence, sexual_violence, other.
+    #[arg(long = "offence-group", value_name = "G")]
+    pub offence_groups: Vec<String>,
+    /// Keep only these district codes (repeatable).
+    #[arg(long = "district", value_name = "CODE")]
+    pub districts: Vec<String>,
+    /// First local date kept (YYYY-MM-DD, inclusive, Europe/London).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last local date kept (YYYY-MM-DD, inclusive, Europe/London).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+impl FilterArgs {
+    /// The filter, with district codes resolved against `pack`.
+    pub fn build(&self, pack: &BoundaryPack) -> Result<crate::density::IncidentFilter> {
+        use crate::incidents::time::{local_day_start, parse_date};
+        let groups = self
+            .offence_groups
+            .iter()
+            .map(|g| g.parse::<OffenceGroup>().map_err(anyhow::Error::msg))
+            .collect::<Result<Vec<_>>>()?;
+        let districts = self
+            .districts
+            .iter()
+            .map(|c| {
+                pack.position(c)
+                    .map(|i| i as u8)
+                    .with_context(|| format!("--district {c}: not in the boundary pack"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let day = |s: &Option<String>, flag: &str, next: bool| -> Result<Option<i32>> {
+            let Some(s) = s else { return Ok(None) };
+            let d = parse_date(s).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))?;
+            let d = if next {
+                d.tomorrow().with_context(|| format!("--{flag} {s}"))?
+            } else {
+                d
+            };
+            Ok(Some(
+                local_day_start(d).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))?,
+            ))
+        };
+        Ok(crate::density::IncidentFilter {
+            groups,
+            districts,
+            from_min: day(&self.from, "from", false)?,
+            to_min: day(&self.to, "to", true)?,
+        })
+    }
+
+    /// The filter as given, for metadata.
+    pub fn describe(&self) -> serde_json::Value {
+        serde_json::json!({"offence_groups": self.offence_groups, "districts": self.districts, "from": self.from, "to": self.to})
+    }
 }
 
 /// Everything an analysis command starts from.
@@ -249,7 +272,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Boundaries(BoundariesCommand::Show(a)) => boundaries_show(a),
         Command::Fixtures(FixturesCommand::Generate(a)) => fixtures_generate(a),
         Command::Stats(a) => stats(a),
-        Command::Kde(a) => kde(*a),
+        Command::Kde(a) => kde::run(*a),
     }
 }
 
@@ -411,104 +434,4 @@ fn short_group(g: OffenceGroup) -> &'static str {
 
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
-}
-
-fn kde(a: KdeArgs) -> Result<()> {
-    use crate::density::{
-        self, BandwidthRule, IncidentFilter, Kernel, Scaling, SurfaceOptions, Weighting,
-    };
-    use crate::incidents::HarmTable;
-    use anyhow::bail;
-    let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if !ext.eq_ignore_ascii_case("asc") {
-        bail!(
-            "--out {}: only Esri ASCII grids (.asc) are written so far",
-            a.out.display()
-        );
-    }
-    let bandwidth: BandwidthRule = a.bandwidth_m.parse().map_err(anyhow::Error::msg)?;
-    let kernel: Kernel = a.kernel.parse().map_err(anyhow::Error::msg)?;
-    let scaling: Scaling = a.scaling.parse().map_err(anyhow::Error::msg)?;
-    let weighting = match a.weight.as_str() {
-        "count" => Weighting::Count,
-        "harm" => Weighting::Harm,
-        w => bail!("--weight {w}: expected count or harm"),
-    };
-    let groups = a
-        .offence_groups
-        .iter()
-        .map(|g| g.parse::<OffenceGroup>().map_err(anyhow::Error::msg))
-        .collect::<Result<Vec<_>>>()?;
-    let harm = match &a.harm_table {
-        Some(p) => HarmTable::load(p)?,
-        None => HarmTable::default_table(),
-    };
-    let l = a.input.load()?;
-    let districts = a
-        .districts
-        .iter()
-        .map(|c| {
-            l.pack
-                .position(c)
-                .map(|i| i as u8)
-                .with_context(|| format!("--district {c}: not in the boundary pack"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let from_min = a
-        .from
-        .as_deref()
-        .map(density::surface::local_date_start)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    let to_min = match a.to.as_deref() {
-        Some(t) => {
-            let d: jiff::civil::Date = t.parse().with_context(|| format!("--to {t}"))?;
-            let next = d.tomorrow().with_context(|| format!("--to {t}"))?;
-            Some(
-                density::surface::local_date_start(&next.to_string())
-                    .map_err(anyhow::Error::msg)?,
-            )
-        }
-        None => None,
-    };
-    let extent = a.extent.as_ref().map(|e| [e[0], e[1], e[2], e[3]]);
-    let opts = SurfaceOptions {
-        cell_m: a.cell_m,
-        bandwidth,
-        kernel,
-        scaling,
-        weighting,
-        filter: IncidentFilter {
-            groups,
-            districts,
-            from_min,
-            to_min,
-        },
-        extent,
-    };
-    let s = density::compute_surface(&l.pack, &l.index, &l.store, &harm, &opts)?;
-    density::raster::write_esri_ascii(&a.out, &s.grid, &s.values)
-        .with_context(|| format!("writing {}", a.out.display()))?;
-    let meta = serde_json::json!({
-        "surface": s,
-        "grid": {"crs": "EPSG:27700", "xllcorner": s.grid.x0_m, "yllcorner": s.grid.y0_m, "cell_m": s.grid.cell_m, "ncols": s.grid.nx, "nrows": s.grid.ny, "nodata": density::raster::NODATA},
-        "filters": {"offence_groups": a.offence_groups, "districts": a.districts, "from": a.from, "to": a.to},
-        "inputs": {"files": l.report.files, "rows_read": l.report.rows_read, "accepted": l.report.accepted, "rejected": l.report.rejected},
-        "boundaries": {"origin": l.pack.origin, "provenance": l.pack.provenance},
-    });
-    let meta_path = a.out.with_extension("json");
-    std::fs::write(&meta_path, serde_json::to_string_pretty(&meta)?)
-        .with_context(|| format!("writing {}", meta_path.display()))?;
-    eprintln!(
-        "{} incidents, {} kernel, bandwidth {:.1} m ({}), {} × {} cells of {} m -> {}",
-        s.incidents,
-        s.kernel,
-        s.bandwidth_m,
-        s.bandwidth_method,
-        s.grid.nx,
-        s.grid.ny,
-        s.cell_m,
-        a.out.display()
-    );
-    Ok(())
 }
