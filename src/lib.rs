@@ -8,4 +8,6 @@ pub mod cli;
 pub mod crs;
 pub mod density;
 pub mod fixtures;
+pub mod hotspots;
 pub mod incidents;
+pub mod layers;

@@ -60,3 +60,72 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).expect("write");
     p
 }
+
+/// Writes a generated fixture with the given options; returns its path.
+pub fn fixture(dir: &Path, name: &str, opts: hotspots::fixtures::FixtureOptions) -> PathBuf {
+    use hotspots::boundaries::{BoundaryPack, DistrictIndex};
+    let pack = BoundaryPack::kent_medway().unwrap();
+    let index = DistrictIndex::new(&pack);
+    let rows = hotspots::fixtures::generate(&pack, &index, &opts).unwrap();
+    let p = dir.join(name);
+    hotspots::fixtures::write_csv(&rows, opts.bng, &p).unwrap();
+    p
+}
+
+/// Reads a JSON file.
+pub fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
+}
+
+/// Even-odd ray casting over every ring of a GeoJSON Polygon or MultiPolygon: an
+/// independent point-in-polygon for checking the library's counts.
+pub fn geojson_contains(geom: &serde_json::Value, x: f64, y: f64) -> bool {
+    let polys: Vec<&serde_json::Value> = match geom["type"].as_str().unwrap() {
+        "Polygon" => vec![&geom["coordinates"]],
+        _ => geom["coordinates"].as_array().unwrap().iter().collect(),
+    };
+    let mut inside = false;
+    for p in polys {
+        for ring in p.as_array().unwrap() {
+            let pts: Vec<(f64, f64)> = ring
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
+                .collect();
+            for w in pts.windows(2) {
+                let ((x1, y1), (x2, y2)) = (w[0], w[1]);
+                if (y1 > y) != (y2 > y) && x < x1 + (y - y1) * (x2 - x1) / (y2 - y1) {
+                    inside = !inside;
+                }
+            }
+        }
+    }
+    inside
+}
+
+/// Distance from (x, y) to the nearest edge of a GeoJSON Polygon or MultiPolygon.
+pub fn geojson_edge_distance(geom: &serde_json::Value, x: f64, y: f64) -> f64 {
+    let polys: Vec<&serde_json::Value> = match geom["type"].as_str().unwrap() {
+        "Polygon" => vec![&geom["coordinates"]],
+        _ => geom["coordinates"].as_array().unwrap().iter().collect(),
+    };
+    let mut best = f64::INFINITY;
+    for p in polys {
+        for ring in p.as_array().unwrap() {
+            let pts: Vec<(f64, f64)> = ring
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
+                .collect();
+            for w in pts.windows(2) {
+                let ((x1, y1), (x2, y2)) = (w[0], w[1]);
+                let (dx, dy) = (x2 - x1, y2 - y1);
+                let t = (((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
+                best = best.min((x - x1 - t * dx).hypot(y - y1 - t * dy));
+            }
+        }
+    }
+    best
+}

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+mod hotspots;
 mod kde;
 
 use clap::{Args, Parser, Subcommand};
@@ -39,6 +40,8 @@ pub enum Command {
     Stats(StatsArgs),
     /// Kernel density surface as an Esri ASCII grid (.asc + .prj + .json metadata).
     Kde(Box<kde::KdeArgs>),
+    /// Ranked hotspots as GeoJSON: density hotspots, Grip patrol places or diversion places.
+    Hotspots(Box<hotspots::HotspotsArgs>),
 }
 
 /// `hotspots fixtures ...`
@@ -136,6 +139,7 @@ impl FilterArgs {
             districts,
             from_min: day(&self.from, "from", false)?,
             to_min: day(&self.to, "to", true)?,
+            youth_only: false,
         })
     }
 
@@ -273,6 +277,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Fixtures(FixturesCommand::Generate(a)) => fixtures_generate(a),
         Command::Stats(a) => stats(a),
         Command::Kde(a) => kde::run(*a),
+        Command::Hotspots(a) => hotspots::run(*a),
     }
 }
 

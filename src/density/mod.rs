@@ -13,5 +13,6 @@ pub use grid::Grid;
 pub use kde::{binned_error_bound_per_weight, kde_binned, kde_brute_force, kde_exact, Scaling};
 pub use kernel::Kernel;
 pub use surface::{
-    compute_surface, BandwidthRule, IncidentFilter, KdeMethod, Surface, SurfaceOptions, Weighting,
+    compute_surface, BandwidthRule, IncidentFilter, KdeMethod, Surface, SurfaceError,
+    SurfaceOptions, Weighting,
 };

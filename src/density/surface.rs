@@ -92,6 +92,8 @@ pub struct IncidentFilter {
     pub from_min: Option<EpochMinutes>,
     /// Keep incidents starting before this instant.
     pub to_min: Option<EpochMinutes>,
+    /// Keep only incidents with a victim or suspect aged 25 or under.
+    pub youth_only: bool,
 }
 
 impl IncidentFilter {
@@ -101,6 +103,7 @@ impl IncidentFilter {
             && (self.districts.is_empty() || self.districts.contains(&store.district[i]))
             && self.from_min.is_none_or(|f| store.from_min[i] >= f)
             && self.to_min.is_none_or(|t| store.from_min[i] < t)
+            && (!self.youth_only || store.youth_involved(i))
     }
 }
 
