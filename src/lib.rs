@@ -11,3 +11,4 @@ pub mod fixtures;
 pub mod hotspots;
 pub mod incidents;
 pub mod layers;
+pub mod temporal;

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 
 mod hotspots;
 mod kde;
+mod peaks;
 
 use clap::{Args, Parser, Subcommand};
 pub use kde::KdeArgs;
@@ -42,6 +43,8 @@ pub enum Command {
     Kde(Box<kde::KdeArgs>),
     /// Ranked hotspots as GeoJSON: density hotspots, Grip patrol places or diversion places.
     Hotspots(Box<hotspots::HotspotsArgs>),
+    /// Temporal peak windows (aoristic, FDR-controlled), patrol and diversion windows.
+    Peaks(Box<peaks::PeaksArgs>),
 }
 
 /// `hotspots fixtures ...`
@@ -278,6 +281,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Stats(a) => stats(a),
         Command::Kde(a) => kde::run(*a),
         Command::Hotspots(a) => hotspots::run(*a),
+        Command::Peaks(a) => peaks::run(*a),
     }
 }
 

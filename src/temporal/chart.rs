@@ -1,0 +1,148 @@
+//! An hour × day heat table as PNG (plotters), readable at a glance: title, axis labels,
+//! a colour legend, and the significant bins outlined.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::DAYS;
+
+/// Font file used for labels; `HOTSPOTS_FONT` overrides (Debian: fonts-dejavu-core).
+pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+fn register_font() -> Result<(), String> {
+    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let path = std::env::var("HOTSPOTS_FONT").unwrap_or_else(|_| DEFAULT_FONT.to_string());
+        let bytes = std::fs::read(&path).map_err(|e| {
+            format!("font {path}: {e} (install fonts-dejavu-core or set HOTSPOTS_FONT)")
+        })?;
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+            .map_err(|_| format!("font {path}: not a usable TrueType/OpenType font"))
+    })
+    .clone()
+}
+
+/// Colour for a share 0–1 of the largest bin: pale yellow → orange → dark red.
+pub fn ramp(t: f64) -> RGBColor {
+    let t = t.clamp(0.0, 1.0);
+    let stops = [
+        (255.0, 255.0, 204.0),
+        (253.0, 141.0, 60.0),
+        (189.0, 0.0, 38.0),
+        (90.0, 0.0, 20.0),
+    ];
+    let x = t * (stops.len() - 1) as f64;
+    let i = (x.floor() as usize).min(stops.len() - 2);
+    let f = x - i as f64;
+    let mix = |a: f64, b: f64| (a + (b - a) * f).round() as u8;
+    RGBColor(
+        mix(stops[i].0, stops[i + 1].0),
+        mix(stops[i].1, stops[i + 1].1),
+        mix(stops[i].2, stops[i + 1].2),
+    )
+}
+
+/// Draws the 7 × 24 table of `hour_of_week` (bin 0 = Monday 00:00) to `path`, outlining
+/// the bins flagged in `significant`.
+pub fn heat_table_png(
+    path: &Path,
+    title: &str,
+    hour_of_week: &[f64],
+    significant: &[bool],
+) -> Result<(), String> {
+    register_font()?;
+    let err = |e: &dyn std::fmt::Display| format!("drawing {}: {e}", path.display());
+    let root = BitMapBackend::new(path, (1100, 460)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (main, legend) = root.split_horizontally(960);
+    let max = hour_of_week
+        .iter()
+        .cloned()
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
+    let mut chart = ChartBuilder::on(&main)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..24f64, (0i32..6i32).into_segmented())
+        .map_err(|e| err(&e))?;
+    // Row 0 at the bottom is Sunday, so Monday reads first from the top.
+    let row = |day: usize| 6 - day as i32;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(25)
+        .x_label_formatter(&|x| format!("{:02}", *x as u32))
+        .y_labels(7)
+        .y_label_formatter(&|y| match y {
+            SegmentValue::CenterOf(i) if (0..7).contains(i) => DAYS[(6 - i) as usize].to_string(),
+            _ => String::new(),
+        })
+        .x_desc("hour of day (Europe/London local time)")
+        .y_desc("day")
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| err(&e))?;
+    let cells = (0..168).map(|b| {
+        let (day, hour) = (b / 24, b % 24);
+        Rectangle::new(
+            [
+                (hour as f64, SegmentValue::Exact(row(day))),
+                (hour as f64 + 1.0, SegmentValue::Exact(row(day) + 1)),
+            ],
+            ramp(hour_of_week[b] / max).filled(),
+        )
+    });
+    chart.draw_series(cells).map_err(|e| err(&e))?;
+    let outlines = (0..168)
+        .filter(|&b| significant.get(b).copied().unwrap_or(false))
+        .map(|b| {
+            let (day, hour) = (b / 24, b % 24);
+            Rectangle::new(
+                [
+                    (hour as f64 + 0.04, SegmentValue::Exact(row(day))),
+                    (hour as f64 + 0.96, SegmentValue::Exact(row(day) + 1)),
+                ],
+                BLACK.stroke_width(2),
+            )
+        });
+    chart.draw_series(outlines).map_err(|e| err(&e))?;
+    // Legend: a title, a vertical colour bar with its scale, and what the outlines mean.
+    let lg = legend.margin(40, 40, 6, 6);
+    lg.draw(&Text::new("incidents", (0, 0), ("sans-serif", 14)))
+        .map_err(|e| err(&e))?;
+    let (top, h) = (26, 280);
+    for k in 0..h {
+        let t = 1.0 - k as f64 / h as f64;
+        lg.draw(&Rectangle::new(
+            [(0, top + k), (24, top + k + 1)],
+            ramp(t).filled(),
+        ))
+        .map_err(|e| err(&e))?;
+    }
+    for (k, t) in [(0, 1.0), (h / 2, 0.5), (h - 12, 0.0)] {
+        lg.draw(&Text::new(
+            format!("{:.0}", t * max),
+            (30, top + k),
+            ("sans-serif", 13),
+        ))
+        .map_err(|e| err(&e))?;
+    }
+    lg.draw(&Text::new(
+        "outlined:",
+        (0, top + h + 16),
+        ("sans-serif", 12),
+    ))
+    .map_err(|e| err(&e))?;
+    lg.draw(&Text::new(
+        "significant",
+        (0, top + h + 32),
+        ("sans-serif", 12),
+    ))
+    .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
