@@ -8,6 +8,7 @@ pub mod cli;
 pub mod crs;
 pub mod density;
 pub mod fixtures;
+pub mod gistar;
 pub mod hotspots;
 pub mod incidents;
 pub mod layers;

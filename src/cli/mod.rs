@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+mod gistar;
 mod hotspots;
 mod kde;
 mod peaks;
@@ -45,6 +46,10 @@ pub enum Command {
     Hotspots(Box<hotspots::HotspotsArgs>),
     /// Temporal peak windows (aoristic, FDR-controlled), patrol and diversion windows.
     Peaks(Box<peaks::PeaksArgs>),
+    /// Getis–Ord Gi* on H3 or grid cells with FDR confidence bins and permutation p.
+    Gistar(Box<gistar::GistarArgs>),
+    /// Emerging hotspots: monthly Gi* slices, Mann–Kendall trends, ArcGIS categories.
+    Emerging(Box<gistar::CellArgs>),
 }
 
 /// `hotspots fixtures ...`
@@ -282,6 +287,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Kde(a) => kde::run(*a),
         Command::Hotspots(a) => hotspots::run(*a),
         Command::Peaks(a) => peaks::run(*a),
+        Command::Gistar(a) => gistar::run_gistar(*a),
+        Command::Emerging(a) => gistar::run_emerging(*a),
     }
 }
 

@@ -84,6 +84,16 @@ impl Reprojector {
         })
     }
 
+    /// A GeoJSON geometry from a multipolygon already in WGS84 (longitude, latitude), with
+    /// RFC 7946 winding and 7-decimal rounding.
+    pub fn multipolygon_wgs84(&self, mp: &MultiPolygon<f64>) -> Result<Value, CrsError> {
+        let plain = Reprojector {
+            crs: OutputCrs::Wgs84,
+            to_wgs84: None,
+        };
+        plain.multipolygon(mp)
+    }
+
     /// A GeoJSON Point.
     pub fn point(&self, x: f64, y: f64) -> Result<Value, CrsError> {
         let ls = LineString::new(vec![Coord { x, y }]);

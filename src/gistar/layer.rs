@@ -1,0 +1,290 @@
+//! Gi* and emerging-hotspot layers: one request → cells with their statistics, and their
+//! GeoJSON form (shared by the CLI and the server).
+
+use serde_json::{json, Map, Value};
+
+use super::cells::{CellKind, CellSet, Neighbourhood};
+use super::emerging::{emerging_hotspots, EmergingCell};
+use super::gi::GiResult;
+use crate::crs::CrsError;
+use crate::density::{IncidentFilter, Weighting};
+use crate::hotspots::Inputs;
+use crate::incidents::time::local_datetime;
+use crate::layers::{feature_collection, Reprojector};
+
+/// What to compute.
+#[derive(Debug, Clone)]
+pub struct GiRequest {
+    /// Cells.
+    pub cells: CellKind,
+    /// Neighbours.
+    pub neighbourhood: Neighbourhood,
+    /// Count or harm.
+    pub weighting: Weighting,
+    /// Permutations (0: analytic only).
+    pub permutations: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Which incidents.
+    pub filter: IncidentFilter,
+}
+
+impl Default for GiRequest {
+    fn default() -> Self {
+        GiRequest {
+            cells: CellKind::H3(9),
+            neighbourhood: Neighbourhood::Ring(1),
+            weighting: Weighting::Count,
+            permutations: 999,
+            seed: 1,
+            filter: IncidentFilter::default(),
+        }
+    }
+}
+
+/// A Gi* layer.
+#[derive(Debug, Clone)]
+pub struct GiLayer {
+    /// The cells.
+    pub cells: CellSet,
+    /// Incidents per cell.
+    pub count: Vec<f64>,
+    /// Harm per cell.
+    pub harm: Vec<f64>,
+    /// Gi* of the weighted values.
+    pub gi: GiResult,
+    /// Metadata.
+    pub metadata: Value,
+}
+
+/// Builds cells, aggregates and runs Gi*.
+pub fn gi_layer(inp: &Inputs<'_>, req: &GiRequest) -> Result<GiLayer, String> {
+    let cells = CellSet::build(inp.pack, inp.districts, req.cells, req.neighbourhood)?;
+    let assigned = cells.assign(inp.store).map_err(|e| e.to_string())?;
+    let (count, harm, outside) = cells.aggregate(inp.store, &assigned, inp.harm, |i| {
+        req.filter.keep(inp.store, i)
+    });
+    let x = match req.weighting {
+        Weighting::Count => &count,
+        Weighting::Harm => &harm,
+    };
+    let gi = GiResult::compute(x, &cells.neighbours, req.permutations, req.seed);
+    let hot = gi.bin.iter().filter(|b| **b > 0).count();
+    let cold = gi.bin.iter().filter(|b| **b < 0).count();
+    let metadata = json!({
+        "method": "Getis-Ord Gi* (binary weights including the cell itself), two-sided normal p, conditional-randomisation pseudo p, confidence bins from Benjamini-Hochberg at 0.10/0.05/0.01",
+        "cells": describe(req.cells),
+        "neighbourhood": match req.neighbourhood { Neighbourhood::Ring(k) => format!("ring:{k}"), Neighbourhood::Band(d) => format!("band:{d}m") },
+        "weight": match req.weighting { Weighting::Count => "count".to_string(), Weighting::Harm => format!("harm:{}", inp.harm.version) },
+        "permutations": req.permutations,
+        "seed": req.seed,
+        "land_cells": cells.len(),
+        "incidents_in_land_cells": count.iter().sum::<f64>(),
+        "incidents_outside_land_cells": outside,
+        "hot_cells": hot,
+        "cold_cells": cold,
+    });
+    Ok(GiLayer {
+        cells,
+        count,
+        harm,
+        gi,
+        metadata,
+    })
+}
+
+/// `h3:9` or `grid:150`.
+pub fn describe(k: CellKind) -> String {
+    match k {
+        CellKind::H3(r) => format!("h3:{r}"),
+        CellKind::Grid(m) => format!("grid:{m}"),
+    }
+}
+
+/// Turns cell outlines into output coordinates, with the PROJ transformations made once.
+pub struct CellOutliner<'a> {
+    rp: &'a Reprojector,
+    to_bng: Option<crate::crs::Transformer>,
+}
+
+impl<'a> CellOutliner<'a> {
+    /// An outliner for output through `rp`.
+    pub fn new(rp: &'a Reprojector) -> Result<Self, CrsError> {
+        Ok(CellOutliner {
+            rp,
+            to_bng: match rp.crs() {
+                crate::layers::OutputCrs::Bng => Some(crate::crs::Transformer::wgs84_to_bng()?),
+                crate::layers::OutputCrs::Wgs84 => None,
+            },
+        })
+    }
+
+    /// Cell `i`'s outline as GeoJSON geometry.
+    pub fn geometry(&self, cells: &CellSet, i: usize) -> Result<Value, CrsError> {
+        let g = cells.geometry(i);
+        if !cells.geometry_is_wgs84() {
+            return self.rp.multipolygon(&g);
+        }
+        match &self.to_bng {
+            // H3 outlines are WGS84 already.
+            None => self.rp.multipolygon_wgs84(&g),
+            Some(t) => {
+                let mut bng = g.clone();
+                for p in bng.0.iter_mut() {
+                    let mut pts: Vec<(f64, f64)> =
+                        p.exterior().0.iter().map(|c| (c.x, c.y)).collect();
+                    t.convert_in_place(&mut pts)?;
+                    *p = geo::Polygon::new(geo::LineString::from(pts), vec![]);
+                }
+                self.rp.multipolygon(&bng)
+            }
+        }
+    }
+}
+
+impl GiLayer {
+    /// Properties of cell `i`.
+    pub fn properties(&self, i: usize) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("cell".into(), json!(self.cells.ids[i]));
+        m.insert("count".into(), json!(self.count[i]));
+        m.insert("harm".into(), json!(self.harm[i]));
+        m.insert("z".into(), json!(self.gi.z[i]));
+        m.insert("p".into(), json!(self.gi.p[i]));
+        m.insert("p_sim".into(), json!(self.gi.p_sim.get(i)));
+        m.insert("bin".into(), json!(self.gi.bin[i]));
+        m
+    }
+
+    /// GeoJSON of every cell (or only cells with incidents or a non-zero bin).
+    pub fn to_geojson(
+        &self,
+        rp: &Reprojector,
+        only_nonempty: bool,
+        extra: Value,
+    ) -> Result<Value, CrsError> {
+        let out = CellOutliner::new(rp)?;
+        let mut items = Vec::new();
+        for i in 0..self.cells.len() {
+            if only_nonempty && self.count[i] == 0.0 && self.gi.bin[i] == 0 {
+                continue;
+            }
+            items.push((
+                out.geometry(&self.cells, i)?,
+                self.cells.ids[i].clone(),
+                self.properties(i),
+            ));
+        }
+        let mut meta = self.metadata.clone();
+        if let (Value::Object(m), Value::Object(e)) = (&mut meta, extra) {
+            m.extend(e);
+        }
+        Ok(feature_collection(rp, items, meta))
+    }
+}
+
+/// An emerging-hotspot layer.
+#[derive(Debug, Clone)]
+pub struct EmergingLayer {
+    /// Cells.
+    pub cells: CellSet,
+    /// Result per cell.
+    pub results: Vec<EmergingCell>,
+    /// Months, "YYYY-MM".
+    pub months: Vec<String>,
+    /// Metadata.
+    pub metadata: Value,
+}
+
+/// Monthly slices (local calendar months, from the first to the last month with data,
+/// empty months included), Gi* per slice, Mann–Kendall per cell.
+pub fn emerging_layer(inp: &Inputs<'_>, req: &GiRequest) -> Result<EmergingLayer, String> {
+    let cells = CellSet::build(inp.pack, inp.districts, req.cells, req.neighbourhood)?;
+    let assigned = cells.assign(inp.store).map_err(|e| e.to_string())?;
+    let month_of = |i: usize| {
+        let d = local_datetime(inp.store.from_min[i]);
+        i32::from(d.year()) * 12 + i32::from(d.month()) - 1
+    };
+    let rows: Vec<usize> = (0..inp.store.len())
+        .filter(|&i| req.filter.keep(inp.store, i))
+        .collect();
+    let (Some(first), Some(last)) = (
+        rows.iter().map(|&i| month_of(i)).min(),
+        rows.iter().map(|&i| month_of(i)).max(),
+    ) else {
+        return Err("no incidents pass the filters".into());
+    };
+    let steps = (last - first + 1) as usize;
+    if steps < 3 {
+        return Err(format!("{steps} month(s) of data: emerging hotspots need at least 3 monthly slices (ArcGIS recommends 10)"));
+    }
+    let mut slices = vec![vec![0.0; cells.len()]; steps];
+    let mut outside = 0;
+    for &i in &rows {
+        match assigned[i] {
+            Some(c) => {
+                slices[(month_of(i) - first) as usize][c as usize] += match req.weighting {
+                    Weighting::Count => 1.0,
+                    Weighting::Harm => inp.store.harm(i, inp.harm),
+                }
+            }
+            None => outside += 1,
+        }
+    }
+    let results = emerging_hotspots(&slices, &cells.neighbours);
+    let months: Vec<String> = (first..=last)
+        .map(|m| format!("{:04}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1))
+        .collect();
+    let mut by_category = std::collections::BTreeMap::new();
+    for r in &results {
+        *by_category.entry(r.category.slug()).or_insert(0usize) += 1;
+    }
+    let metadata = json!({
+        "method": "Gi* per monthly slice (spatial neighbourhood only), confidence bins with FDR per slice, Mann-Kendall trend of each cell's z series, ArcGIS emerging hot spot categories",
+        "cells": describe(req.cells),
+        "months": months,
+        "steps": steps,
+        "land_cells": cells.len(),
+        "incidents_outside_land_cells": outside,
+        "by_category": by_category,
+    });
+    Ok(EmergingLayer {
+        cells,
+        results,
+        months,
+        metadata,
+    })
+}
+
+impl EmergingLayer {
+    /// Properties of cell `i`.
+    pub fn properties(&self, i: usize) -> Map<String, Value> {
+        let Value::Object(mut m) = serde_json::to_value(&self.results[i]).unwrap_or(Value::Null)
+        else {
+            return Map::new();
+        };
+        m.insert("cell".into(), json!(self.cells.ids[i]));
+        m
+    }
+
+    /// GeoJSON of the cells with a pattern (all cells with `all`).
+    pub fn to_geojson(&self, rp: &Reprojector, all: bool, extra: Value) -> Result<Value, CrsError> {
+        let out = CellOutliner::new(rp)?;
+        let mut items = Vec::new();
+        for i in 0..self.cells.len() {
+            if !all && self.results[i].category == super::Category::NoPattern {
+                continue;
+            }
+            items.push((
+                out.geometry(&self.cells, i)?,
+                self.cells.ids[i].clone(),
+                self.properties(i),
+            ));
+        }
+        let mut meta = self.metadata.clone();
+        if let (Value::Object(m), Value::Object(e)) = (&mut meta, extra) {
+            m.extend(e);
+        }
+        Ok(feature_collection(rp, items, meta))
+    }
+}
