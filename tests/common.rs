@@ -80,24 +80,12 @@ pub fn read_json(p: &Path) -> serde_json::Value {
 /// Even-odd ray casting over every ring of a GeoJSON Polygon or MultiPolygon: an
 /// independent point-in-polygon for checking the library's counts.
 pub fn geojson_contains(geom: &serde_json::Value, x: f64, y: f64) -> bool {
-    let polys: Vec<&serde_json::Value> = match geom["type"].as_str().unwrap() {
-        "Polygon" => vec![&geom["coordinates"]],
-        _ => geom["coordinates"].as_array().unwrap().iter().collect(),
-    };
     let mut inside = false;
-    for p in polys {
-        for ring in p.as_array().unwrap() {
-            let pts: Vec<(f64, f64)> = ring
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
-                .collect();
-            for w in pts.windows(2) {
-                let ((x1, y1), (x2, y2)) = (w[0], w[1]);
-                if (y1 > y) != (y2 > y) && x < x1 + (y - y1) * (x2 - x1) / (y2 - y1) {
-                    inside = !inside;
-                }
+    for pts in rings(geom) {
+        for w in pts.windows(2) {
+            let ((x1, y1), (x2, y2)) = (w[0], w[1]);
+            if (y1 > y) != (y2 > y) && x < x1 + (y - y1) * (x2 - x1) / (y2 - y1) {
+                inside = !inside;
             }
         }
     }
@@ -106,26 +94,33 @@ pub fn geojson_contains(geom: &serde_json::Value, x: f64, y: f64) -> bool {
 
 /// Distance from (x, y) to the nearest edge of a GeoJSON Polygon or MultiPolygon.
 pub fn geojson_edge_distance(geom: &serde_json::Value, x: f64, y: f64) -> f64 {
+    let mut best = f64::INFINITY;
+    for pts in rings(geom) {
+        for w in pts.windows(2) {
+            let ((x1, y1), (x2, y2)) = (w[0], w[1]);
+            let (dx, dy) = (x2 - x1, y2 - y1);
+            let t = (((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
+            best = best.min((x - x1 - t * dx).hypot(y - y1 - t * dy));
+        }
+    }
+    best
+}
+
+/// Every ring of a GeoJSON Polygon or MultiPolygon, as points.
+pub fn rings(geom: &serde_json::Value) -> Vec<Vec<(f64, f64)>> {
     let polys: Vec<&serde_json::Value> = match geom["type"].as_str().unwrap() {
         "Polygon" => vec![&geom["coordinates"]],
         _ => geom["coordinates"].as_array().unwrap().iter().collect(),
     };
-    let mut best = f64::INFINITY;
-    for p in polys {
-        for ring in p.as_array().unwrap() {
-            let pts: Vec<(f64, f64)> = ring
-                .as_array()
+    polys
+        .iter()
+        .flat_map(|p| p.as_array().unwrap().iter())
+        .map(|ring| {
+            ring.as_array()
                 .unwrap()
                 .iter()
                 .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
-                .collect();
-            for w in pts.windows(2) {
-                let ((x1, y1), (x2, y2)) = (w[0], w[1]);
-                let (dx, dy) = (x2 - x1, y2 - y1);
-                let t = (((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
-                best = best.min((x - x1 - t * dx).hypot(y - y1 - t * dy));
-            }
-        }
-    }
-    best
+                .collect()
+        })
+        .collect()
 }

@@ -9,7 +9,6 @@ use serde_json::json;
 use super::kde::parse_weighting;
 use super::{FilterArgs, IncidentArgs, Loaded};
 use crate::gistar::{emerging_layer, gi_layer, CellKind, GiRequest, Neighbourhood};
-use crate::hotspots::Inputs;
 use crate::incidents::{HarmTable, IncidentIndex};
 use crate::layers::{OutputCrs, Reprojector};
 
@@ -100,13 +99,7 @@ pub fn run_gistar(a: GistarArgs) -> Result<()> {
     req.seed = a.seed;
     let harm = HarmTable::default_table();
     let index = IncidentIndex::build(&l.store);
-    let inp = Inputs {
-        pack: &l.pack,
-        districts: &l.index,
-        store: &l.store,
-        index: &index,
-        harm: &harm,
-    };
+    let inp = l.inputs(&index, &harm);
     let layer = gi_layer(&inp, &req).map_err(anyhow::Error::msg)?;
     let rp = Reprojector::new(crs)?;
     let fc = layer.to_geojson(&rp, !a.cells.all_cells, extra(&a.cells, &l))?;
@@ -129,13 +122,7 @@ pub fn run_emerging(a: CellArgs) -> Result<()> {
     let req = request(&a, &l)?;
     let harm = HarmTable::default_table();
     let index = IncidentIndex::build(&l.store);
-    let inp = Inputs {
-        pack: &l.pack,
-        districts: &l.index,
-        store: &l.store,
-        index: &index,
-        harm: &harm,
-    };
+    let inp = l.inputs(&index, &harm);
     let layer = emerging_layer(&inp, &req).map_err(anyhow::Error::msg)?;
     let rp = Reprojector::new(crs)?;
     let fc = layer.to_geojson(&rp, a.all_cells, extra(&a, &l))?;

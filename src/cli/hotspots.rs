@@ -9,7 +9,7 @@ use serde_json::json;
 use super::kde::parse_weighting;
 use super::{FilterArgs, IncidentArgs};
 use crate::density::{BandwidthRule, Kernel};
-use crate::hotspots::{build_layer, HotspotRequest, Inputs, Purpose, ThresholdRule};
+use crate::hotspots::{build_layer, HotspotRequest, Purpose, ThresholdRule};
 use crate::incidents::{HarmTable, IncidentIndex};
 use crate::layers::{OutputCrs, Reprojector};
 
@@ -95,13 +95,7 @@ pub fn run(a: HotspotsArgs) -> Result<()> {
     let weighting = parse_weighting(&a.weight)?;
     let l = a.input.load()?;
     let index = IncidentIndex::build(&l.store);
-    let inp = Inputs {
-        pack: &l.pack,
-        districts: &l.index,
-        store: &l.store,
-        index: &index,
-        harm: &harm,
-    };
+    let inp = l.inputs(&index, &harm);
     let req = HotspotRequest {
         purpose,
         top: a.top,

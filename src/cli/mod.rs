@@ -169,6 +169,23 @@ pub struct Loaded {
     pub report: IngestReport,
 }
 
+impl Loaded {
+    /// What the analyses read: this load plus an incident index and a harm table.
+    pub fn inputs<'a>(
+        &'a self,
+        incidents: &'a crate::incidents::IncidentIndex,
+        harm: &'a crate::incidents::HarmTable,
+    ) -> crate::hotspots::Inputs<'a> {
+        crate::hotspots::Inputs {
+            pack: &self.pack,
+            districts: &self.index,
+            store: &self.store,
+            index: incidents,
+            harm,
+        }
+    }
+}
+
 impl IncidentArgs {
     /// Loads the pack, ingests the incidents and says so on stderr.
     pub fn load(&self) -> Result<Loaded> {

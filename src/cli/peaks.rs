@@ -7,7 +7,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::{FilterArgs, IncidentArgs};
-use crate::hotspots::{build_layer, HotspotRequest, Inputs, Purpose};
+use crate::hotspots::{build_layer, HotspotRequest, Purpose};
 use crate::incidents::{HarmTable, IncidentIndex};
 use crate::temporal::{chart, peaks_report, By, PeaksOptions};
 
@@ -57,13 +57,7 @@ pub fn run(a: PeaksArgs) -> Result<()> {
     let l = a.input.load()?;
     let harm = HarmTable::default_table();
     let index = IncidentIndex::build(&l.store);
-    let inp = Inputs {
-        pack: &l.pack,
-        districts: &l.index,
-        store: &l.store,
-        index: &index,
-        harm: &harm,
-    };
+    let inp = l.inputs(&index, &harm);
     let filter = a.filter.build(&l.pack)?;
     let spots = if by == By::Hotspot {
         let req = HotspotRequest {

@@ -93,6 +93,15 @@ pub fn gi_layer(inp: &Inputs<'_>, req: &GiRequest) -> Result<GiLayer, String> {
     })
 }
 
+/// `meta` with the members of `extra` added.
+pub fn merged(meta: &Value, extra: Value) -> Value {
+    let mut meta = meta.clone();
+    if let (Value::Object(m), Value::Object(e)) = (&mut meta, extra) {
+        m.extend(e);
+    }
+    meta
+}
+
 /// `h3:9` or `grid:150`.
 pub fn describe(k: CellKind) -> String {
     match k {
@@ -175,11 +184,7 @@ impl GiLayer {
                 self.properties(i),
             ));
         }
-        let mut meta = self.metadata.clone();
-        if let (Value::Object(m), Value::Object(e)) = (&mut meta, extra) {
-            m.extend(e);
-        }
-        Ok(feature_collection(rp, items, meta))
+        Ok(feature_collection(rp, items, merged(&self.metadata, extra)))
     }
 }
 
@@ -281,10 +286,6 @@ impl EmergingLayer {
                 self.properties(i),
             ));
         }
-        let mut meta = self.metadata.clone();
-        if let (Value::Object(m), Value::Object(e)) = (&mut meta, extra) {
-            m.extend(e);
-        }
-        Ok(feature_collection(rp, items, meta))
+        Ok(feature_collection(rp, items, merged(&self.metadata, extra)))
     }
 }

@@ -189,11 +189,11 @@ impl HotspotLayer {
                 self.properties(i, rp)?,
             ));
         }
-        let mut meta = self.metadata.clone();
-        if let (Value::Object(m), Value::Object(e)) = (&mut meta, extra) {
-            m.extend(e);
-        }
-        Ok(crate::layers::feature_collection(rp, items, meta))
+        Ok(crate::layers::feature_collection(
+            rp,
+            items,
+            crate::gistar::layer::merged(&self.metadata, extra),
+        ))
     }
 }
 
