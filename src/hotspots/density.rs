@@ -222,6 +222,94 @@ pub(crate) fn contents(
     (rows, harm, groups)
 }
 
+/// What shares and PAI are relative to.
+pub(crate) struct Totals {
+    /// Filtered incidents.
+    pub n: usize,
+    /// Their harm.
+    pub harm: f64,
+    /// Land area, m².
+    pub land_m2: f64,
+}
+
+impl Totals {
+    /// Totals of the filtered incidents over the pack's land.
+    pub fn of(inp: &Inputs<'_>, filter: &IncidentFilter) -> Self {
+        let (n, harm) = totals(inp, filter);
+        Totals {
+            n,
+            harm,
+            land_m2: inp.pack.land_area_km2() * 1e6,
+        }
+    }
+}
+
+impl Hotspot {
+    /// A hotspot (unranked) from its geometry and the store rows inside: harm, shares, PAI,
+    /// the Poisson tail, centroid and the districts of its incidents.
+    pub(crate) fn new(
+        inp: &Inputs<'_>,
+        purpose: Purpose,
+        geometry: MultiPolygon<f64>,
+        members: Vec<u32>,
+        top_offence_groups: Vec<GroupCount>,
+        t: &Totals,
+    ) -> Self {
+        let n = members.len();
+        let harm: f64 = members
+            .iter()
+            .map(|&r| inp.store.harm(r as usize, inp.harm))
+            .sum();
+        let area_m2 = geometry.unsigned_area();
+        let centroid_bng = geometry
+            .centroid()
+            .map(|c| [c.x(), c.y()])
+            .unwrap_or([0.0; 2]);
+        let mut h = Hotspot {
+            id: String::new(),
+            rank: 0,
+            purpose,
+            district_codes: Vec::new(),
+            district_names: Vec::new(),
+            incidents: n,
+            harm,
+            area_m2,
+            share_incidents: share(n as f64, t.n as f64),
+            share_harm: share(harm, t.harm),
+            pai: pai(n as f64, t.n as f64, area_m2, t.land_m2).unwrap_or(0.0),
+            p_uniform: poisson_sf(n as u64, t.n as f64 * area_m2 / t.land_m2),
+            centroid_bng,
+            peak_density: None,
+            p_monte_carlo: None,
+            top_offence_groups,
+            geometry,
+            members,
+        };
+        h.set_districts(inp, Vec::new());
+        h
+    }
+
+    /// Sets the district codes and names: those of its incidents plus `extra` indexes.
+    pub(crate) fn set_districts(&mut self, inp: &Inputs<'_>, extra: Vec<usize>) {
+        let mut d: Vec<usize> = self
+            .members
+            .iter()
+            .map(|&r| inp.store.district[r as usize] as usize)
+            .chain(extra)
+            .collect();
+        d.sort_unstable();
+        d.dedup();
+        self.district_codes = d
+            .iter()
+            .map(|&i| inp.pack.districts[i].code.clone())
+            .collect();
+        self.district_names = d
+            .iter()
+            .map(|&i| inp.pack.districts[i].name.clone())
+            .collect();
+    }
+}
+
 /// Totals over the filtered incidents: count and harm.
 pub(crate) fn totals(inp: &Inputs<'_>, filter: &IncidentFilter) -> (usize, f64) {
     let mut n = 0;
@@ -250,8 +338,8 @@ pub fn find_hotspots(
     }
     let surface = compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &sopts)?;
     let filter = &sopts.filter;
-    let (total_n, total_harm) = totals(inp, filter);
-    let land_m2 = inp.pack.land_area_km2() * 1e6;
+    let totals = Totals::of(inp, filter);
+    let land_m2 = totals.land_m2;
     let threshold = opts.threshold.threshold(&surface.values);
     let polys: Vec<Polygon<f64>> = match threshold {
         Some(t) => threshold_polygons(&surface.grid, &surface.values, t, opts.min_area_m2)
@@ -264,40 +352,12 @@ pub fn find_hotspots(
         .into_iter()
         .map(|p| {
             let geometry = MultiPolygon::new(vec![p]);
-            let area_m2 = geometry.unsigned_area();
-            let (members, harm, groups) = contents(inp, filter, &geometry);
-            let n = members.len();
-            let (peak, codes) = peak_and_districts(&surface, inp, &geometry, &members);
-            let c = geometry
-                .centroid()
-                .map(|c| [c.x(), c.y()])
-                .unwrap_or([0.0; 2]);
-            Hotspot {
-                id: String::new(),
-                rank: 0,
-                purpose: opts.purpose,
-                district_names: codes
-                    .iter()
-                    .map(|&d| inp.pack.districts[d].name.clone())
-                    .collect(),
-                district_codes: codes
-                    .iter()
-                    .map(|&d| inp.pack.districts[d].code.clone())
-                    .collect(),
-                incidents: n,
-                harm,
-                area_m2,
-                share_incidents: share(n as f64, total_n as f64),
-                share_harm: share(harm, total_harm),
-                pai: pai(n as f64, total_n as f64, area_m2, land_m2).unwrap_or(0.0),
-                p_uniform: poisson_sf(n as u64, total_n as f64 * area_m2 / land_m2),
-                centroid_bng: c,
-                peak_density: peak,
-                p_monte_carlo: None,
-                top_offence_groups: groups,
-                geometry,
-                members,
-            }
+            let (members, _, groups) = contents(inp, filter, &geometry);
+            let (peak, cell_districts) = peak_and_districts(&surface, inp, &geometry, &members);
+            let mut h = Hotspot::new(inp, opts.purpose, geometry, members, groups, &totals);
+            h.set_districts(inp, cell_districts);
+            h.peak_density = peak;
+            h
         })
         .collect();
     let mut simulated_max = Vec::new();
@@ -322,8 +382,8 @@ pub fn find_hotspots(
         threshold_value: threshold,
         candidates,
         kept: spots.len(),
-        incidents: total_n,
-        harm: total_harm,
+        incidents: totals.n,
+        harm: totals.harm,
         land_area_m2: land_m2,
         selection,
         simulations: opts.simulations,

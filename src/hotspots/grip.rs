@@ -4,9 +4,7 @@
 use geo::{MultiPolygon, Rect};
 use hashbrown::HashMap;
 
-use super::density::{contents, rank, share, totals, Hotspot, Inputs, Purpose};
-use super::pai;
-use super::poisson::poisson_sf;
+use super::density::{contents, rank, share, Hotspot, Inputs, Purpose, Totals};
 use crate::density::IncidentFilter;
 
 /// Options for [`grip_places`].
@@ -81,8 +79,7 @@ pub fn grip_places(inp: &Inputs<'_>, opts: &GripOptions) -> (Vec<Hotspot>, Vec<G
             chosen.push(*k);
         }
     }
-    let (total_n, total_harm) = totals(inp, &opts.filter);
-    let land_m2 = inp.pack.land_area_km2() * 1e6;
+    let totals = Totals::of(inp, &opts.filter);
     let mut spots: Vec<Hotspot> = chosen
         .iter()
         .map(|&k| {
@@ -95,44 +92,7 @@ pub fn grip_places(inp: &Inputs<'_>, opts: &GripOptions) -> (Vec<Hotspot>, Vec<G
                 let (x, y) = (inp.store.x_m[r as usize], inp.store.y_m[r as usize]);
                 x < x0 + c && y < y0 + c
             });
-            let harm: f64 = members
-                .iter()
-                .map(|&r| inp.store.harm(r as usize, inp.harm))
-                .sum();
-            let n = members.len();
-            let area_m2 = c * c;
-            let mut codes: Vec<usize> = members
-                .iter()
-                .map(|&r| inp.store.district[r as usize] as usize)
-                .collect();
-            codes.sort_unstable();
-            codes.dedup();
-            Hotspot {
-                id: String::new(),
-                rank: 0,
-                purpose: Purpose::Grip,
-                district_codes: codes
-                    .iter()
-                    .map(|&d| inp.pack.districts[d].code.clone())
-                    .collect(),
-                district_names: codes
-                    .iter()
-                    .map(|&d| inp.pack.districts[d].name.clone())
-                    .collect(),
-                incidents: n,
-                harm,
-                area_m2,
-                share_incidents: share(n as f64, total_n as f64),
-                share_harm: share(harm, total_harm),
-                pai: pai(n as f64, total_n as f64, area_m2, land_m2).unwrap_or(0.0),
-                p_uniform: poisson_sf(n as u64, total_n as f64 * area_m2 / land_m2),
-                centroid_bng: [x0 + c / 2.0, y0 + c / 2.0],
-                peak_density: None,
-                p_monte_carlo: None,
-                top_offence_groups: groups,
-                geometry,
-                members,
-            }
+            Hotspot::new(inp, Purpose::Grip, geometry, members, groups, &totals)
         })
         .collect();
     rank(&mut spots, true, Purpose::Grip, None);
@@ -143,8 +103,8 @@ pub fn grip_places(inp: &Inputs<'_>, opts: &GripOptions) -> (Vec<Hotspot>, Vec<G
         .map(|(i, h)| {
             cum_h += h.harm;
             GripCumulative {
-                cumulative_harm_share: share(cum_h, total_harm),
-                cumulative_area_share: share((i + 1) as f64 * c * c, land_m2),
+                cumulative_harm_share: share(cum_h, totals.harm),
+                cumulative_area_share: share((i + 1) as f64 * c * c, totals.land_m2),
             }
         })
         .collect();
