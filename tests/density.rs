@@ -138,6 +138,8 @@ fn bad_kde_arguments_are_clear_errors() {
     let e = run_err(&["kde", "--district", "E99999999", "--out", "/tmp/x.asc"]);
     let e2 = run_err(&["kde", "--out", "/tmp/x.png"]);
     assert!(e2.contains(".tif"), "{e2}");
+    let e4 = run_err(&["kde", "--extent", "1,2,3", "--out", "/tmp/x.asc"]);
+    assert!(e4.contains("xmin,ymin,xmax,ymax"), "{e4}");
     let e3 = run_err(&[
         "kde",
         "--kernel",
@@ -256,4 +258,50 @@ fn cv_bandwidth_binned_path_and_edge_correction() {
     }
     assert!(raised > 100, "coastal cells raised: {raised}");
     assert!(inland_same > 1000, "inland cells unchanged: {inland_same}");
+}
+
+/// `--weight count,harm` makes both surfaces in one run; the harm surface's mass is the
+/// total harm of the incidents (recomputed from the table), the count surface's the count.
+#[test]
+fn one_run_writes_count_and_harm_surfaces() {
+    let dir = tmp();
+    let out = dir.path().join("both.asc");
+    run_ok(&[
+        "kde",
+        "--cell-m",
+        "250",
+        "--bandwidth-m",
+        "1000",
+        "--weight",
+        "count,harm",
+        "--extent",
+        "480000,100000,660000,200000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let pack = BoundaryPack::kent_medway().unwrap();
+    let index = DistrictIndex::new(&pack);
+    let mut ing = hotspots::incidents::Ingester::new(&index, IngestOptions::default()).unwrap();
+    ing.ingest_bytes("f", hotspots::fixtures::DEFAULT_FIXTURE)
+        .unwrap();
+    let (store, _) = ing.finish().unwrap();
+    let table = hotspots::incidents::HarmTable::default_table();
+    let total_harm: f64 = (0..store.len()).map(|i| store.harm(i, &table)).sum();
+    for (name, want) in [
+        ("both-count", store.len() as f64),
+        ("both-harm", total_harm),
+    ] {
+        let (g, v) = read_esri_ascii(&dir.path().join(format!("{name}.asc"))).unwrap();
+        // NoData at sea loses the mass of coastal kernels: mass on land is a little under.
+        let mass: f64 = v.iter().filter(|x| !x.is_nan()).sum::<f64>() * g.cell_area_m2() / 1e6;
+        assert!(
+            mass < want * 1.0001 && mass > want * 0.9,
+            "{name}: {mass} vs {want}"
+        );
+        let meta: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert!((meta["surface"]["total_weight"].as_f64().unwrap() - want).abs() < 1e-6 * want);
+    }
 }

@@ -42,12 +42,25 @@ pub struct KdeArgs {
     #[arg(long)]
     pub edge_correction: bool,
     /// Grid extent in EPSG:27700 metres: xmin,ymin,xmax,ymax (default: the boundaries' bbox).
-    #[arg(long, value_delimiter = ',', num_args = 4)]
-    pub extent: Option<Vec<f64>>,
+    #[arg(long, value_name = "XMIN,YMIN,XMAX,YMAX")]
+    pub extent: Option<String>,
     /// Output raster: Esri ASCII grid (.asc, with a .prj) or GeoTIFF (.tif); FILE.json holds
     /// the metadata.
     #[arg(long, value_name = "FILE.asc|FILE.tif")]
     pub out: PathBuf,
+}
+
+/// Parses `xmin,ymin,xmax,ymax` (EPSG:27700 metres).
+pub fn parse_extent(s: &str) -> Result<[f64; 4]> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow::anyhow!("--extent {s}: expected four numbers xmin,ymin,xmax,ymax"))?;
+    match v[..] {
+        [a, b, c, d] if c > a && d > b => Ok([a, b, c, d]),
+        _ => bail!("--extent {s}: expected xmin,ymin,xmax,ymax with xmax > xmin and ymax > ymin"),
+    }
 }
 
 /// Parses `count` or `harm`.
@@ -77,30 +90,77 @@ pub fn run(a: KdeArgs) -> Result<()> {
     let kernel: Kernel = a.kernel.parse().map_err(anyhow::Error::msg)?;
     let scaling: Scaling = a.scaling.parse().map_err(anyhow::Error::msg)?;
     let method: KdeMethod = a.method.parse().map_err(anyhow::Error::msg)?;
-    let weighting = parse_weighting(&a.weight)?;
+    // `count,harm` makes both surfaces in one run, written as FILE-count.EXT and FILE-harm.EXT.
+    let weightings = a
+        .weight
+        .split(',')
+        .map(|w| parse_weighting(w.trim()))
+        .collect::<Result<Vec<_>>>()?;
     let harm = match &a.harm_table {
         Some(p) => HarmTable::load(p)?,
         None => HarmTable::default_table(),
     };
     let l = a.input.load()?;
+    let filter = a.filter.build(&l.pack)?;
+    for &weighting in &weightings {
+        let out = if weightings.len() > 1 {
+            let stem = a
+                .out
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("surface");
+            let w = match weighting {
+                Weighting::Count => "count",
+                Weighting::Harm => "harm",
+            };
+            a.out.with_file_name(format!("{stem}-{w}.{ext}"))
+        } else {
+            a.out.clone()
+        };
+        write_surface(
+            &a,
+            &l,
+            &harm,
+            &filter,
+            weighting,
+            &out,
+            &ext,
+            (bandwidth, kernel, scaling, method),
+        )?;
+    }
+    Ok(())
+}
+
+/// Computes one surface and writes the raster and its metadata.
+#[allow(clippy::too_many_arguments)]
+fn write_surface(
+    a: &KdeArgs,
+    l: &super::Loaded,
+    harm: &HarmTable,
+    filter: &crate::density::IncidentFilter,
+    weighting: Weighting,
+    out: &std::path::Path,
+    ext: &str,
+    (bandwidth, kernel, scaling, method): (BandwidthRule, Kernel, Scaling, KdeMethod),
+) -> Result<()> {
     let opts = SurfaceOptions {
         cell_m: a.cell_m,
         bandwidth,
         kernel,
         scaling,
         weighting,
-        filter: a.filter.build(&l.pack)?,
-        extent: a.extent.as_ref().map(|e| [e[0], e[1], e[2], e[3]]),
+        filter: filter.clone(),
+        extent: a.extent.as_deref().map(parse_extent).transpose()?,
         method,
         edge_correction: a.edge_correction,
     };
-    let s = density::compute_surface(&l.pack, &l.index, &l.store, &harm, &opts)?;
+    let s = density::compute_surface(&l.pack, &l.index, &l.store, harm, &opts)?;
     if ext == "asc" {
-        density::raster::write_esri_ascii(&a.out, &s.grid, &s.values)
+        density::raster::write_esri_ascii(out, &s.grid, &s.values)
     } else {
-        density::raster::write_geotiff(&a.out, &s.grid, &s.values)
+        density::raster::write_geotiff(out, &s.grid, &s.values)
     }
-    .with_context(|| format!("writing {}", a.out.display()))?;
+    .with_context(|| format!("writing {}", out.display()))?;
     let meta = serde_json::json!({
         "surface": s,
         "grid": {"crs": "EPSG:27700", "xllcorner": s.grid.x0_m, "yllcorner": s.grid.y0_m, "cell_m": s.grid.cell_m, "ncols": s.grid.nx, "nrows": s.grid.ny, "nodata": density::raster::NODATA},
@@ -108,7 +168,7 @@ pub fn run(a: KdeArgs) -> Result<()> {
         "inputs": {"files": l.report.files, "rows_read": l.report.rows_read, "accepted": l.report.accepted, "rejected": l.report.rejected},
         "boundaries": {"origin": l.pack.origin, "provenance": l.pack.provenance},
     });
-    let meta_path = a.out.with_extension("json");
+    let meta_path = out.with_extension("json");
     std::fs::write(&meta_path, serde_json::to_string_pretty(&meta)?)
         .with_context(|| format!("writing {}", meta_path.display()))?;
     eprintln!(
@@ -121,7 +181,7 @@ pub fn run(a: KdeArgs) -> Result<()> {
         s.grid.nx,
         s.grid.ny,
         s.cell_m,
-        a.out.display()
+        out.display()
     );
     Ok(())
 }
