@@ -12,4 +12,5 @@ pub mod gistar;
 pub mod hotspots;
 pub mod incidents;
 pub mod layers;
+pub mod server;
 pub mod temporal;

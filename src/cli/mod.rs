@@ -8,6 +8,7 @@ mod gistar;
 mod hotspots;
 mod kde;
 mod peaks;
+mod serve;
 
 use clap::{Args, Parser, Subcommand};
 pub use kde::KdeArgs;
@@ -50,6 +51,8 @@ pub enum Command {
     Gistar(Box<gistar::GistarArgs>),
     /// Emerging hotspots: monthly Gi* slices, Mann–Kendall trends, ArcGIS categories.
     Emerging(Box<gistar::CellArgs>),
+    /// Serve the layers over HTTP (OGC API - Features).
+    Serve(Box<serve::ServeArgs>),
 }
 
 /// `hotspots fixtures ...`
@@ -306,6 +309,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Peaks(a) => peaks::run(*a),
         Command::Gistar(a) => gistar::run_gistar(*a),
         Command::Emerging(a) => gistar::run_emerging(*a),
+        Command::Serve(a) => serve::run(*a),
     }
 }
 

@@ -1,0 +1,168 @@
+//! The published collections, computed once at start: aggregates only (districts,
+//! hotspot polygons, cell counts and statistics), never incident points.
+
+use serde_json::{json, Value};
+
+use crate::gistar::{emerging_layer, gi_layer, GiRequest};
+use crate::hotspots::{build_layer, HotspotRequest, Inputs, Purpose};
+use crate::layers::{OutputCrs, Reprojector};
+
+/// One collection: its description and its features in WGS84 with their bboxes.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    /// Id used in URLs.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Features (GeoJSON, WGS84).
+    pub features: Vec<Value>,
+    /// Each feature's bbox [minx, miny, maxx, maxy], degrees.
+    pub bboxes: Vec<[f64; 4]>,
+    /// Layer metadata.
+    pub metadata: Value,
+}
+
+fn bbox_of(geom: &Value) -> [f64; 4] {
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    fn walk(v: &Value, b: &mut [f64; 4]) {
+        if let Some(a) = v.as_array() {
+            if a.len() >= 2 && a[0].is_number() && a[1].is_number() {
+                let (x, y) = (a[0].as_f64().unwrap_or(0.0), a[1].as_f64().unwrap_or(0.0));
+                b[0] = b[0].min(x);
+                b[1] = b[1].min(y);
+                b[2] = b[2].max(x);
+                b[3] = b[3].max(y);
+            } else {
+                a.iter().for_each(|x| walk(x, b));
+            }
+        }
+    }
+    walk(&geom["coordinates"], &mut b);
+    b
+}
+
+impl Collection {
+    fn from_fc(id: &str, title: &str, description: &str, fc: Value) -> Self {
+        let features: Vec<Value> = fc["features"].as_array().cloned().unwrap_or_default();
+        let bboxes = features.iter().map(|f| bbox_of(&f["geometry"])).collect();
+        Collection {
+            id: id.into(),
+            title: title.into(),
+            description: description.into(),
+            features,
+            bboxes,
+            metadata: fc["metadata"].clone(),
+        }
+    }
+
+    /// The whole collection's extent.
+    pub fn extent(&self) -> [f64; 4] {
+        self.bboxes.iter().fold(
+            [
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ],
+            |a, b| {
+                [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ]
+            },
+        )
+    }
+}
+
+/// Builds every collection from the inputs. Layers that cannot be made (e.g. fewer than
+/// three months for emerging hotspots) are left out with a message on stderr.
+pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
+    let rp = Reprojector::new(OutputCrs::Wgs84)?;
+    let mut out = Vec::new();
+    let mut districts = Vec::new();
+    for d in &inp.pack.districts {
+        districts.push(json!({
+            "type": "Feature",
+            "id": d.code,
+            "geometry": rp.multipolygon(&d.geometry)?,
+            "properties": {"code": d.code, "name": d.name, "area_km2": d.area_km2},
+        }));
+    }
+    out.push(Collection::from_fc(
+        "districts",
+        "Districts",
+        "The 13 Kent and Medway districts (ONS boundaries, generalised)",
+        json!({"features": districts, "metadata": {"origin": inp.pack.origin}}),
+    ));
+    for (id, title, purpose) in [
+        ("hotspots", "Density hotspots", Purpose::All),
+        ("grip", "Grip patrol places", Purpose::Grip),
+        ("diversion", "Diversion hotspots", Purpose::Diversion),
+    ] {
+        let layer = build_layer(
+            inp,
+            &HotspotRequest {
+                purpose,
+                ..Default::default()
+            },
+        )?;
+        out.push(Collection::from_fc(
+            id,
+            title,
+            &format!(
+                "Ranked {} hotspots: counts, harm, PAI and what is inside",
+                purpose.slug()
+            ),
+            layer.to_geojson(&rp, json!({}))?,
+        ));
+    }
+    let gi = gi_layer(inp, &GiRequest::default()).map_err(anyhow::Error::msg)?;
+    out.push(Collection::from_fc(
+        "gistar",
+        "Gi* hot spots (H3 res 9)",
+        "Getis-Ord Gi* per H3 cell with FDR confidence bins (cells with incidents or a bin)",
+        gi.to_geojson(&rp, true, json!({}))?,
+    ));
+    let mut counts = Vec::new();
+    for i in 0..gi.cells.len() {
+        if gi.count[i] > 0.0 {
+            counts.push(json!({
+                "type": "Feature",
+                "id": gi.cells.ids[i],
+                "geometry": rp.multipolygon_wgs84(&gi.cells.geometry(i))?,
+                "properties": {"cell": gi.cells.ids[i], "count": gi.count[i], "harm": gi.harm[i]},
+            }));
+        }
+    }
+    out.push(Collection::from_fc(
+        "h3-counts",
+        "Incidents per H3 cell (res 9)",
+        "Incident counts and harm per H3 cell",
+        json!({"features": counts, "metadata": gi.metadata}),
+    ));
+    match emerging_layer(
+        inp,
+        &GiRequest {
+            permutations: 0,
+            ..Default::default()
+        },
+    ) {
+        Ok(e) => out.push(Collection::from_fc(
+            "emerging",
+            "Emerging hotspots (H3 res 9)",
+            "Monthly Gi* trends and ArcGIS emerging hot spot categories",
+            e.to_geojson(&rp, false, json!({}))?,
+        )),
+        Err(e) => eprintln!("emerging hotspots left out: {e}"),
+    }
+    Ok(out)
+}
