@@ -118,6 +118,56 @@ fn ogc_api_features_over_real_http() {
         let p: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(p["status"], want);
     }
+    // Part 2: EPSG:27700 output and bbox, with Content-Crs.
+    let bng = "http://www.opengis.net/def/crs/EPSG/0/27700";
+    let (st, h, body) = http_get(
+        a,
+        &format!("/collections/districts/items?crs={bng}&bbox-crs={bng}&bbox=614000,157000,616000,159000"),
+    );
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(header(&h, "content-crs"), Some(format!("<{bng}>").as_str()));
+    let fc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> = fc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Canterbury"]);
+    let x = rings(&fc["features"][0]["geometry"])[0][0].0;
+    assert!(x > 500_000.0 && x < 700_000.0, "eastings in metres: {x}");
+    let (_, h, body) = http_get(
+        a,
+        &format!("/collections/districts/items/E07000106?crs={bng}"),
+    );
+    assert_eq!(header(&h, "content-crs"), Some(format!("<{bng}>").as_str()));
+    let one: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(rings(&one["geometry"])[0][0].1 > 100_000.0);
+    let (st, _, _) = http_get(a, "/collections/districts/items?crs=EPSG:4277");
+    assert_eq!(st, 400);
+    // ETag and 304, Cache-Control, gzip, CORS.
+    let (_, h, _) = http_get(a, "/collections/grip/items");
+    let tag = header(&h, "etag").unwrap().to_string();
+    assert!(header(&h, "cache-control").unwrap().contains("max-age"));
+    let (st, _, body) = http_get_with(a, "/collections/grip/items", &[("If-None-Match", &tag)]);
+    assert_eq!(st, 304);
+    assert!(body.is_empty());
+    let (_, h, _) = http_get_with(a, "/collections/grip/items", &[("Accept-Encoding", "gzip")]);
+    assert_eq!(header(&h, "content-encoding"), Some("gzip"));
+    let (_, h, _) = http_get_with(a, "/collections", &[("Origin", "https://example.org")]);
+    assert_eq!(header(&h, "access-control-allow-origin"), Some("*"));
+    // HTML by f= or by a browser's Accept; unknown f is a 400.
+    let (st, h, body) = http_get(a, "/collections/grip/items?f=html&limit=3");
+    assert_eq!(st, 200);
+    assert!(header(&h, "content-type").unwrap().starts_with("text/html"));
+    assert!(
+        body.contains("<table>") && body.contains("grip-001"),
+        "{body}"
+    );
+    let (_, h, _) = http_get_with(a, "/", &[("Accept", "text/html,application/xhtml+xml")]);
+    assert!(header(&h, "content-type").unwrap().starts_with("text/html"));
+    let (st, _, _) = http_get(a, "/collections?f=xml");
+    assert_eq!(st, 400);
     // GDAL's OAPIF driver lists the collections and reads a layer.
     match std::process::Command::new("ogrinfo")
         .args(["-ro", "-so", &format!("OAPIF:http://{a}"), "grip"])

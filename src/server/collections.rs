@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::gistar::layer::CellOutliner;
 use crate::gistar::{emerging_layer, gi_layer, GiRequest};
 use crate::hotspots::{build_layer, HotspotRequest, Inputs, Purpose};
 use crate::layers::{OutputCrs, Reprojector};
@@ -20,6 +21,10 @@ pub struct Collection {
     pub features: Vec<Value>,
     /// Each feature's bbox [minx, miny, maxx, maxy], degrees.
     pub bboxes: Vec<[f64; 4]>,
+    /// The same features in EPSG:27700 (OGC API – Features Part 2).
+    pub features_bng: Vec<Value>,
+    /// Their bboxes, metres.
+    pub bboxes_bng: Vec<[f64; 4]>,
     /// Layer metadata.
     pub metadata: Value,
 }
@@ -49,15 +54,22 @@ fn bbox_of(geom: &Value) -> [f64; 4] {
 }
 
 impl Collection {
-    fn from_fc(id: &str, title: &str, description: &str, fc: Value) -> Self {
+    fn from_fc(id: &str, title: &str, description: &str, fc: Value, fc_bng: Value) -> Self {
         let features: Vec<Value> = fc["features"].as_array().cloned().unwrap_or_default();
         let bboxes = features.iter().map(|f| bbox_of(&f["geometry"])).collect();
+        let features_bng: Vec<Value> = fc_bng["features"].as_array().cloned().unwrap_or_default();
+        let bboxes_bng = features_bng
+            .iter()
+            .map(|f| bbox_of(&f["geometry"]))
+            .collect();
         Collection {
             id: id.into(),
             title: title.into(),
             description: description.into(),
             features,
             bboxes,
+            features_bng,
+            bboxes_bng,
             metadata: fc["metadata"].clone(),
         }
     }
@@ -87,21 +99,26 @@ impl Collection {
 /// three months for emerging hotspots) are left out with a message on stderr.
 pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
     let rp = Reprojector::new(OutputCrs::Wgs84)?;
+    let bng = Reprojector::new(OutputCrs::Bng)?;
     let mut out = Vec::new();
-    let mut districts = Vec::new();
-    for d in &inp.pack.districts {
-        districts.push(json!({
-            "type": "Feature",
-            "id": d.code,
-            "geometry": rp.multipolygon(&d.geometry)?,
-            "properties": {"code": d.code, "name": d.name, "area_km2": d.area_km2},
-        }));
-    }
+    let districts = |rp: &Reprojector| -> anyhow::Result<Value> {
+        let mut f = Vec::new();
+        for d in &inp.pack.districts {
+            f.push(json!({
+                "type": "Feature",
+                "id": d.code,
+                "geometry": rp.multipolygon(&d.geometry)?,
+                "properties": {"code": d.code, "name": d.name, "area_km2": d.area_km2},
+            }));
+        }
+        Ok(json!({"features": f, "metadata": {"origin": inp.pack.origin}}))
+    };
     out.push(Collection::from_fc(
         "districts",
         "Districts",
         "The 13 Kent and Medway districts (ONS boundaries, generalised)",
-        json!({"features": districts, "metadata": {"origin": inp.pack.origin}}),
+        districts(&rp)?,
+        districts(&bng)?,
     ));
     for (id, title, purpose) in [
         ("hotspots", "Density hotspots", Purpose::All),
@@ -123,6 +140,7 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
                 purpose.slug()
             ),
             layer.to_geojson(&rp, json!({}))?,
+            layer.to_geojson(&bng, json!({}))?,
         ));
     }
     let gi = gi_layer(inp, &GiRequest::default()).map_err(anyhow::Error::msg)?;
@@ -131,23 +149,29 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
         "Gi* hot spots (H3 res 9)",
         "Getis-Ord Gi* per H3 cell with FDR confidence bins (cells with incidents or a bin)",
         gi.to_geojson(&rp, true, json!({}))?,
+        gi.to_geojson(&bng, true, json!({}))?,
     ));
-    let mut counts = Vec::new();
-    for i in 0..gi.cells.len() {
-        if gi.count[i] > 0.0 {
-            counts.push(json!({
-                "type": "Feature",
-                "id": gi.cells.ids[i],
-                "geometry": rp.multipolygon_wgs84(&gi.cells.geometry(i))?,
-                "properties": {"cell": gi.cells.ids[i], "count": gi.count[i], "harm": gi.harm[i]},
-            }));
+    let counts = |rp: &Reprojector| -> anyhow::Result<Value> {
+        let outline = CellOutliner::new(rp)?;
+        let mut f = Vec::new();
+        for i in 0..gi.cells.len() {
+            if gi.count[i] > 0.0 {
+                f.push(json!({
+                    "type": "Feature",
+                    "id": gi.cells.ids[i],
+                    "geometry": outline.geometry(&gi.cells, i)?,
+                    "properties": {"cell": gi.cells.ids[i], "count": gi.count[i], "harm": gi.harm[i]},
+                }));
+            }
         }
-    }
+        Ok(json!({"features": f, "metadata": gi.metadata}))
+    };
     out.push(Collection::from_fc(
         "h3-counts",
         "Incidents per H3 cell (res 9)",
         "Incident counts and harm per H3 cell",
-        json!({"features": counts, "metadata": gi.metadata}),
+        counts(&rp)?,
+        counts(&bng)?,
     ));
     match emerging_layer(
         inp,
@@ -161,6 +185,7 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
             "Emerging hotspots (H3 res 9)",
             "Monthly Gi* trends and ArcGIS emerging hot spot categories",
             e.to_geojson(&rp, false, json!({}))?,
+            e.to_geojson(&bng, false, json!({}))?,
         )),
         Err(e) => eprintln!("emerging hotspots left out: {e}"),
     }

@@ -13,6 +13,20 @@ use serde_json::{json, Value};
 
 use super::AppState;
 
+/// CRS84 (longitude, latitude), the GeoJSON default.
+pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+/// British National Grid.
+pub const EPSG_27700: &str = "http://www.opengis.net/def/crs/EPSG/0/27700";
+
+/// Which of the two CRSs a `crs` or `bbox-crs` value names (`None`: neither).
+fn parse_crs(v: &str) -> Option<bool> {
+    match v.trim().trim_start_matches('[').trim_end_matches(']') {
+        CRS84 | "CRS84" | "OGC:CRS84" => Some(false),
+        EPSG_27700 | "EPSG:27700" => Some(true),
+        _ => None,
+    }
+}
+
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: usize = 10_000;
 /// Page size when none is given.
@@ -30,6 +44,54 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/collections/{id}/items/{fid}", get(item))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "Not found", "no such resource") })
         .with_state(state)
+        .layer(axum::middleware::from_fn(html_negotiation))
+        .layer(axum::middleware::from_fn(etag_and_cache))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(tower_http::cors::CorsLayer::permissive())
+}
+
+/// Adds a strong ETag (SHA-256 of the body) and Cache-Control to successful responses, and
+/// answers 304 when the client's If-None-Match matches. Layers only change at restart, so
+/// the tag is stable for the life of the process.
+async fn etag_and_cache(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use sha2::{Digest, Sha256};
+    let inm = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::OK {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 256 * 1024 * 1024).await else {
+        return problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Body too large",
+            "response could not be buffered",
+        );
+    };
+    let digest = Sha256::digest(&bytes);
+    let tag = format!(
+        "\"{}\"",
+        digest[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&tag) {
+        parts.headers.insert(header::ETAG, v);
+    }
+    parts.headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, max-age=300"),
+    );
+    if inm.as_deref() == Some(tag.as_str()) {
+        parts.status = StatusCode::NOT_MODIFIED;
+        return Response::from_parts(parts, axum::body::Body::empty());
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// An RFC 9457 problem response.
@@ -105,7 +167,8 @@ fn collection_json(c: &super::Collection) -> Value {
         "title": c.title,
         "description": c.description,
         "itemType": "feature",
-        "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
+        "crs": [CRS84, EPSG_27700],
+        "storageCrs": CRS84,
         "extent": {"spatial": {"bbox": [e], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
         "links": [
             {"href": format!("/collections/{}", c.id), "rel": "self", "type": "application/json"},
@@ -195,6 +258,28 @@ async fn items(
             )
         }
     };
+    let bng = match q.get("crs").map(|c| parse_crs(c)) {
+        None => false,
+        Some(Some(b)) => b,
+        Some(None) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Unsupported crs",
+                &format!("crs must be {CRS84} or {EPSG_27700}"),
+            )
+        }
+    };
+    let bbox_bng = match q.get("bbox-crs").map(|c| parse_crs(c)) {
+        None => false,
+        Some(Some(b)) => b,
+        Some(None) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Unsupported bbox-crs",
+                &format!("bbox-crs must be {CRS84} or {EPSG_27700}"),
+            )
+        }
+    };
     let bbox = match q.get("bbox").map(|b| parse_bbox(b)) {
         None => None,
         Some(Ok(b)) => Some(b),
@@ -203,21 +288,28 @@ async fn items(
     let matched: Vec<usize> = (0..c.features.len())
         .filter(|&i| {
             bbox.is_none_or(|b| {
-                let f = c.bboxes[i];
+                let f = if bbox_bng {
+                    c.bboxes_bng[i]
+                } else {
+                    c.bboxes[i]
+                };
                 f[0] <= b[2] && f[2] >= b[0] && f[1] <= b[3] && f[3] >= b[1]
             })
         })
         .collect();
+    let source = if bng { &c.features_bng } else { &c.features };
     let page: Vec<&Value> = matched
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|&i| &c.features[i])
+        .map(|&i| &source[i])
         .collect();
     let base = |o: usize| {
         let mut u = format!("/collections/{id}/items?limit={limit}&offset={o}");
-        if let Some(b) = q.get("bbox") {
-            u.push_str(&format!("&bbox={b}"));
+        for k in ["bbox", "bbox-crs", "crs"] {
+            if let Some(v) = q.get(k) {
+                u.push_str(&format!("&{k}={v}"));
+            }
         }
         u
     };
@@ -231,7 +323,7 @@ async fn items(
     if offset > 0 {
         links.push(json!({"href": base(offset.saturating_sub(limit)), "rel": "prev", "type": "application/geo+json"}));
     }
-    json_response(
+    let mut r = json_response(
         "application/geo+json",
         json!({
             "type": "FeatureCollection",
@@ -240,10 +332,30 @@ async fn items(
             "features": page,
             "links": links,
         }),
-    )
+    );
+    let crs = if bng { EPSG_27700 } else { CRS84 };
+    if let Ok(v) = header::HeaderValue::from_str(&format!("<{crs}>")) {
+        r.headers_mut().insert("content-crs", v);
+    }
+    r
 }
 
-async fn item(State(s): State<Arc<AppState>>, Path((id, fid)): Path<(String, String)>) -> Response {
+async fn item(
+    State(s): State<Arc<AppState>>,
+    Path((id, fid)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let bng = match q.get("crs").map(|c| parse_crs(c)) {
+        None => false,
+        Some(Some(b)) => b,
+        Some(None) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Unsupported crs",
+                &format!("crs must be {CRS84} or {EPSG_27700}"),
+            )
+        }
+    };
     let Some(c) = s.collection(&id) else {
         return problem(
             StatusCode::NOT_FOUND,
@@ -251,8 +363,8 @@ async fn item(State(s): State<Arc<AppState>>, Path((id, fid)): Path<(String, Str
             &format!("no collection '{id}'"),
         );
     };
-    match c
-        .features
+    let source = if bng { &c.features_bng } else { &c.features };
+    match source
         .iter()
         .find(|f| f["id"].as_str() == Some(fid.as_str()))
     {
@@ -262,7 +374,12 @@ async fn item(State(s): State<Arc<AppState>>, Path((id, fid)): Path<(String, Str
                 {"href": format!("/collections/{id}/items/{fid}"), "rel": "self", "type": "application/geo+json"},
                 {"href": format!("/collections/{id}"), "rel": "collection", "type": "application/json"}
             ]);
-            json_response("application/geo+json", f)
+            let mut r = json_response("application/geo+json", f);
+            let crs = if bng { EPSG_27700 } else { CRS84 };
+            if let Ok(v) = header::HeaderValue::from_str(&format!("<{crs}>")) {
+                r.headers_mut().insert("content-crs", v);
+            }
+            r
         }
         None => problem(
             StatusCode::NOT_FOUND,
@@ -270,4 +387,151 @@ async fn item(State(s): State<Arc<AppState>>, Path((id, fid)): Path<(String, Str
             &format!("no feature '{fid}' in '{id}'"),
         ),
     }
+}
+
+/// `f=html` (or a browser's Accept with text/html before JSON) turns a JSON answer into an
+/// HTML page: the title, the links as anchors, and for feature collections a table of
+/// feature properties. `f=json` forces JSON; other `f` values are a 400.
+async fn html_negotiation(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let f = req.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "f")
+            .map(|(_, v)| v.to_string())
+    });
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let html = match f.as_deref() {
+        Some("html") => true,
+        Some("json") | None => {
+            f.is_none()
+                && accept
+                    .find("text/html")
+                    .is_some_and(|h| accept.find("json").is_none_or(|j| h < j))
+        }
+        Some(other) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad f",
+                &format!("f={other}: expected json or html"),
+            )
+        }
+    };
+    let resp = next.run(req).await;
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("json"));
+    if !html || !is_json {
+        return resp;
+    }
+    let status = resp.status();
+    let Ok(bytes) = axum::body::to_bytes(resp.into_body(), 256 * 1024 * 1024).await else {
+        return problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Body too large",
+            "response could not be buffered",
+        );
+    };
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        render_html(&v),
+    )
+        .into_response()
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn render_html(v: &Value) -> String {
+    let title = v["title"]
+        .as_str()
+        .or(v["id"].as_str())
+        .unwrap_or("Kent & Medway violence hotspots");
+    let mut h = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title>\
+         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;font-size:13px}}</style></head><body><h1>{0}</h1>",
+        esc(title)
+    );
+    if let Some(d) = v["description"].as_str() {
+        h.push_str(&format!("<p>{}</p>", esc(d)));
+    }
+    if let Some(links) = v["links"].as_array() {
+        h.push_str("<ul>");
+        for l in links {
+            let href = l["href"].as_str().unwrap_or("");
+            let sep = if href.contains('?') { '&' } else { '?' };
+            h.push_str(&format!(
+                "<li><a href=\"{}{sep}f=html\">{}</a> ({})</li>",
+                esc(href),
+                esc(l["title"]
+                    .as_str()
+                    .unwrap_or(l["rel"].as_str().unwrap_or(""))),
+                esc(l["rel"].as_str().unwrap_or(""))
+            ));
+        }
+        h.push_str("</ul>");
+    }
+    if let Some(cols) = v["collections"].as_array() {
+        h.push_str("<h2>Collections</h2><ul>");
+        for c in cols {
+            let id = c["id"].as_str().unwrap_or("");
+            h.push_str(&format!(
+                "<li><a href=\"/collections/{0}?f=html\">{1}</a>: <a href=\"/collections/{0}/items?f=html\">items</a></li>",
+                esc(id),
+                esc(c["title"].as_str().unwrap_or(id))
+            ));
+        }
+        h.push_str("</ul>");
+    }
+    let features: Vec<&Value> = match v["type"].as_str() {
+        Some("FeatureCollection") => v["features"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default(),
+        Some("Feature") => vec![v],
+        _ => Vec::new(),
+    };
+    if let Some(first) = features.first() {
+        let keys: Vec<String> = first["properties"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        h.push_str("<table><tr><th>id</th>");
+        for k in &keys {
+            h.push_str(&format!("<th>{}</th>", esc(k)));
+        }
+        h.push_str("</tr>");
+        for f in features {
+            h.push_str(&format!("<tr><td>{}</td>", esc(&f["id"].to_string())));
+            for k in &keys {
+                h.push_str(&format!(
+                    "<td>{}</td>",
+                    esc(&f["properties"][k].to_string())
+                ));
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</table>");
+    }
+    if let Some(c) = v["conformsTo"].as_array() {
+        h.push_str("<ul>");
+        for x in c {
+            h.push_str(&format!("<li>{}</li>", esc(x.as_str().unwrap_or(""))));
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</body></html>");
+    h
 }
