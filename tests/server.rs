@@ -168,6 +168,54 @@ fn ogc_api_features_over_real_http() {
     assert!(header(&h, "content-type").unwrap().starts_with("text/html"));
     let (st, _, _) = http_get(a, "/collections?f=xml");
     assert_eq!(st, 400);
+    // Heatmap tiles: colour over Chatham's planted hotspot, transparent over Wales.
+    let tile = |lon: f64, lat: f64, z: u32| -> (u32, u32) {
+        let n = 2f64.powi(z as i32);
+        let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+        let r = lat.to_radians();
+        let y = ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor()
+            as u32;
+        (x, y)
+    };
+    let decode = |path: &str| -> Vec<u8> {
+        let (st, h, _) = http_get(a, path);
+        assert_eq!(st, 200, "{path}");
+        assert_eq!(header(&h, "content-type"), Some("image/png"));
+        // Fetch raw bytes again for decoding (the helper's body is text).
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(a).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let start = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let dec = png::Decoder::new(std::io::Cursor::new(raw[start..].to_vec()));
+        let mut r = dec.read_info().unwrap();
+        let mut buf = vec![0; r.output_buffer_size()];
+        let info = r.next_frame(&mut buf).unwrap();
+        assert_eq!((info.width, info.height), (256, 256));
+        buf
+    };
+    let (x, y) = tile(0.5275, 51.3815, 13);
+    let hot = decode(&format!("/tiles/density/13/{x}/{y}.png"));
+    let opaque = hot.chunks(4).filter(|p| p[3] > 0).count();
+    assert!(opaque > 1000, "Chatham tile has {opaque} coloured pixels");
+    let (x, y) = tile(-3.5, 52.3, 13);
+    let wales = decode(&format!("/tiles/density/13/{x}/{y}.png"));
+    assert!(wales.chunks(4).all(|p| p[3] == 0));
+    for bad in [
+        "/tiles/density/25/0/0.png",
+        "/tiles/density/2/9/0.png",
+        "/tiles/density/2/0/x.png",
+        "/tiles/density/2/0/0.jpg",
+    ] {
+        let (st, h, _) = http_get(a, bad);
+        assert_eq!(st, 400, "{bad}");
+        assert_eq!(header(&h, "content-type"), Some("application/problem+json"));
+    }
     // GDAL's OAPIF driver lists the collections and reads a layer.
     match std::process::Command::new("ogrinfo")
         .args(["-ro", "-so", &format!("OAPIF:http://{a}"), "grip"])

@@ -30,11 +30,28 @@ pub fn run(a: ServeArgs) -> Result<()> {
     let index = IncidentIndex::build(&l.store);
     let started = std::time::Instant::now();
     let collections = build_collections(&l.inputs(&index, &harm))?;
+    let surface = crate::density::compute_surface(
+        &l.pack,
+        &l.index,
+        &l.store,
+        &harm,
+        &crate::density::SurfaceOptions {
+            bandwidth: crate::density::BandwidthRule::Fixed(300.0),
+            ..Default::default()
+        },
+    )?;
+    let scale = crate::server::raster_tiles::ramp_scale(&surface);
     eprintln!(
         "{} collections computed in {:.1} s",
         collections.len(),
         started.elapsed().as_secs_f64()
     );
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(serve(AppState { collections }, bind))
+    rt.block_on(serve(
+        AppState {
+            collections,
+            density: Some((surface, scale)),
+        },
+        bind,
+    ))
 }

@@ -4,6 +4,7 @@
 
 pub mod collections;
 pub mod ogc;
+pub mod raster_tiles;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ pub use collections::{build_collections, Collection};
 pub struct AppState {
     /// The collections, in listing order.
     pub collections: Vec<Collection>,
+    /// The density surface behind the heatmap tiles, and the top of its colour ramp.
+    pub density: Option<(crate::density::Surface, f64)>,
 }
 
 impl AppState {

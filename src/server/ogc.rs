@@ -42,6 +42,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/collections/{id}", get(collection))
         .route("/collections/{id}/items", get(items))
         .route("/collections/{id}/items/{fid}", get(item))
+        .route("/tiles/density/{z}/{x}/{y}", get(density_tile))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "Not found", "no such resource") })
         .with_state(state)
         .layer(axum::middleware::from_fn(html_negotiation))
@@ -534,4 +535,33 @@ fn render_html(v: &Value) -> String {
     }
     h.push_str("</body></html>");
     h
+}
+
+async fn density_tile(
+    State(s): State<Arc<AppState>>,
+    Path((z, x, y)): Path<(String, String, String)>,
+) -> Response {
+    let Some((surface, scale)) = &s.density else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "No density layer",
+            "the server has no density surface",
+        );
+    };
+    let parsed = (
+        z.parse::<u8>(),
+        x.parse::<u32>(),
+        y.strip_suffix(".png").unwrap_or("not a png").parse::<u32>(),
+    );
+    let (Ok(z), Ok(x), Ok(y)) = parsed else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad tile address",
+            "expected /tiles/density/{z}/{x}/{y}.png with integers",
+        );
+    };
+    match super::raster_tiles::render_tile(surface, *scale, z, x, y) {
+        Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        Err(e) => problem(StatusCode::BAD_REQUEST, "Bad tile address", &e),
+    }
 }

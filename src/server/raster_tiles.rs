@@ -1,0 +1,148 @@
+//! Raster heatmap tiles: the KDE surface colour-ramped into 256 × 256 Web Mercator PNGs,
+//! transparent off land and where the density is negligible.
+
+use std::cell::RefCell;
+
+use crate::crs::Transformer;
+use crate::density::Surface;
+use crate::temporal::chart::ramp;
+
+/// Tile side, pixels.
+pub const TILE_PX: usize = 256;
+/// Highest zoom served.
+pub const MAX_ZOOM: u8 = 18;
+/// Lattice points per tile side for the PROJ transform (pixels in between interpolate).
+const LATTICE: usize = 17;
+
+thread_local! {
+    static TO_BNG: RefCell<Option<Transformer>> = const { RefCell::new(None) };
+}
+
+/// WGS84 longitude, latitude of a global Web Mercator pixel position at zoom `z`.
+pub fn pixel_to_lonlat(z: u8, gx: f64, gy: f64) -> (f64, f64) {
+    let n = (TILE_PX as f64) * 2f64.powi(i32::from(z));
+    let lon = gx / n * 360.0 - 180.0;
+    let lat = (std::f64::consts::PI * (1.0 - 2.0 * gy / n))
+        .sinh()
+        .atan()
+        .to_degrees();
+    (lon, lat)
+}
+
+/// Renders tile z/x/y of `surface`, values scaled so `scale` is the top of the ramp.
+/// `Err` for a tile outside the zoom range or the world.
+pub fn render_tile(
+    surface: &Surface,
+    scale: f64,
+    z: u8,
+    x: u32,
+    y: u32,
+) -> Result<Vec<u8>, String> {
+    if z > MAX_ZOOM {
+        return Err(format!("zoom {z} is above {MAX_ZOOM}"));
+    }
+    let n = 1u64 << z;
+    if u64::from(x) >= n || u64::from(y) >= n {
+        return Err(format!(
+            "tile {z}/{x}/{y} is outside the world (0..{n} at zoom {z})"
+        ));
+    }
+    // BNG positions at a lattice over the tile, by PROJ; pixels interpolate between them.
+    let step = TILE_PX as f64 / (LATTICE - 1) as f64;
+    let mut lattice: Vec<(f64, f64)> = Vec::with_capacity(LATTICE * LATTICE);
+    for j in 0..LATTICE {
+        for i in 0..LATTICE {
+            lattice.push(pixel_to_lonlat(
+                z,
+                f64::from(x) * TILE_PX as f64 + i as f64 * step,
+                f64::from(y) * TILE_PX as f64 + j as f64 * step,
+            ));
+        }
+    }
+    TO_BNG.with(|t| -> Result<(), String> {
+        let mut t = t.borrow_mut();
+        if t.is_none() {
+            *t = Some(Transformer::wgs84_to_bng().map_err(|e| e.to_string())?);
+        }
+        t.as_ref()
+            .map(|t| t.convert_in_place(&mut lattice))
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })?;
+    let g = &surface.grid;
+    let mut rgba = vec![0u8; TILE_PX * TILE_PX * 4];
+    for py in 0..TILE_PX {
+        let fy = (py as f64 + 0.5) / step;
+        let (j, ty) = (
+            (fy.floor() as usize).min(LATTICE - 2),
+            fy - (fy.floor().min((LATTICE - 2) as f64)),
+        );
+        for px in 0..TILE_PX {
+            let fx = (px as f64 + 0.5) / step;
+            let (i, tx) = (
+                (fx.floor() as usize).min(LATTICE - 2),
+                fx - (fx.floor().min((LATTICE - 2) as f64)),
+            );
+            let at = |a: usize, b: usize| lattice[b * LATTICE + a];
+            let lerp = |p: (f64, f64), q: (f64, f64), t: f64| {
+                (p.0 + (q.0 - p.0) * t, p.1 + (q.1 - p.1) * t)
+            };
+            let top = lerp(at(i, j), at(i + 1, j), tx);
+            let bottom = lerp(at(i, j + 1), at(i + 1, j + 1), tx);
+            let (bx, by) = lerp(top, bottom, ty);
+            let Some((cx, cy)) = g.cell_of(bx, by) else {
+                continue;
+            };
+            let v = surface.values[cy * g.nx + cx];
+            if v.is_nan() || v <= 0.0 {
+                continue;
+            }
+            let t = (v / scale).min(1.0);
+            if t < 0.02 {
+                continue;
+            }
+            let c = ramp(t);
+            let k = (py * TILE_PX + px) * 4;
+            rgba[k..k + 4].copy_from_slice(&[c.0, c.1, c.2, (90.0 + 150.0 * t) as u8]);
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, TILE_PX as u32, TILE_PX as u32);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().map_err(|e| e.to_string())?;
+        w.write_image_data(&rgba).map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
+/// The value at the 99th percentile of land cells with density, the top of the ramp.
+pub fn ramp_scale(surface: &Surface) -> f64 {
+    let mut v: Vec<f64> = surface
+        .values
+        .iter()
+        .copied()
+        .filter(|v| !v.is_nan() && *v > 0.0)
+        .collect();
+    if v.is_empty() {
+        return 1.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 * 0.99) as usize).min(v.len() - 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_mercator_pixels() {
+        // Zoom 0: the tile centre is (0, 0); the top edge is 85.0511°.
+        let (lon, lat) = pixel_to_lonlat(0, 128.0, 128.0);
+        assert!(lon.abs() < 1e-12 && lat.abs() < 1e-12);
+        let (_, top) = pixel_to_lonlat(0, 0.0, 0.0);
+        assert!((top - 85.051_128_779_806_6).abs() < 1e-9);
+    }
+}
