@@ -189,6 +189,7 @@ pub fn http_get_with(
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).to_string();
+    LAST_RAW.with(|r| *r.borrow_mut() = raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
     let status: u16 = lines
@@ -206,4 +207,20 @@ pub fn http_get_with(
 /// A header's value.
 pub fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
     h.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+thread_local! {
+    static LAST_RAW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The body bytes of this thread's last [`http_get`] / [`http_get_with`] (binary-safe).
+pub fn last_body_bytes() -> Vec<u8> {
+    LAST_RAW.with(|r| {
+        let raw = r.borrow();
+        let start = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(raw.len(), |p| p + 4);
+        raw[start..].to_vec()
+    })
 }

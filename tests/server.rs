@@ -181,18 +181,7 @@ fn ogc_api_features_over_real_http() {
         let (st, h, _) = http_get(a, path);
         assert_eq!(st, 200, "{path}");
         assert_eq!(header(&h, "content-type"), Some("image/png"));
-        // Fetch raw bytes again for decoding (the helper's body is text).
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(a).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
-        let start = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-        let dec = png::Decoder::new(std::io::Cursor::new(raw[start..].to_vec()));
+        let dec = png::Decoder::new(std::io::Cursor::new(last_body_bytes()));
         let mut r = dec.read_info().unwrap();
         let mut buf = vec![0; r.output_buffer_size()];
         let info = r.next_frame(&mut buf).unwrap();

@@ -27,6 +27,28 @@ fn parse_crs(v: &str) -> Option<bool> {
     }
 }
 
+/// Reads a `crs` / `bbox-crs` query parameter: false for CRS84 (or absent), true for
+/// EPSG:27700, a 400 problem otherwise.
+fn crs_param(q: &HashMap<String, String>, key: &str) -> Result<bool, Box<Response>> {
+    match q.get(key).map(|c| parse_crs(c)) {
+        None => Ok(false),
+        Some(Some(b)) => Ok(b),
+        Some(None) => Err(Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            &format!("Unsupported {key}"),
+            &format!("{key} must be {CRS84} or {EPSG_27700}"),
+        ))),
+    }
+}
+
+/// Says which CRS the coordinates of `r` are in.
+fn set_content_crs(r: &mut Response, bng: bool) {
+    let crs = if bng { EPSG_27700 } else { CRS84 };
+    if let Ok(v) = header::HeaderValue::from_str(&format!("<{crs}>")) {
+        r.headers_mut().insert("content-crs", v);
+    }
+}
+
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: usize = 10_000;
 /// Page size when none is given.
@@ -259,27 +281,13 @@ async fn items(
             )
         }
     };
-    let bng = match q.get("crs").map(|c| parse_crs(c)) {
-        None => false,
-        Some(Some(b)) => b,
-        Some(None) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "Unsupported crs",
-                &format!("crs must be {CRS84} or {EPSG_27700}"),
-            )
-        }
+    let bng = match crs_param(&q, "crs") {
+        Ok(b) => b,
+        Err(r) => return *r,
     };
-    let bbox_bng = match q.get("bbox-crs").map(|c| parse_crs(c)) {
-        None => false,
-        Some(Some(b)) => b,
-        Some(None) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "Unsupported bbox-crs",
-                &format!("bbox-crs must be {CRS84} or {EPSG_27700}"),
-            )
-        }
+    let bbox_bng = match crs_param(&q, "bbox-crs") {
+        Ok(b) => b,
+        Err(r) => return *r,
     };
     let bbox = match q.get("bbox").map(|b| parse_bbox(b)) {
         None => None,
@@ -334,10 +342,7 @@ async fn items(
             "links": links,
         }),
     );
-    let crs = if bng { EPSG_27700 } else { CRS84 };
-    if let Ok(v) = header::HeaderValue::from_str(&format!("<{crs}>")) {
-        r.headers_mut().insert("content-crs", v);
-    }
+    set_content_crs(&mut r, bng);
     r
 }
 
@@ -346,16 +351,9 @@ async fn item(
     Path((id, fid)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let bng = match q.get("crs").map(|c| parse_crs(c)) {
-        None => false,
-        Some(Some(b)) => b,
-        Some(None) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "Unsupported crs",
-                &format!("crs must be {CRS84} or {EPSG_27700}"),
-            )
-        }
+    let bng = match crs_param(&q, "crs") {
+        Ok(b) => b,
+        Err(r) => return *r,
     };
     let Some(c) = s.collection(&id) else {
         return problem(
@@ -376,10 +374,7 @@ async fn item(
                 {"href": format!("/collections/{id}"), "rel": "collection", "type": "application/json"}
             ]);
             let mut r = json_response("application/geo+json", f);
-            let crs = if bng { EPSG_27700 } else { CRS84 };
-            if let Ok(v) = header::HeaderValue::from_str(&format!("<{crs}>")) {
-                r.headers_mut().insert("content-crs", v);
-            }
+            set_content_crs(&mut r, bng);
             r
         }
         None => problem(
