@@ -224,3 +224,15 @@ pub fn last_body_bytes() -> Vec<u8> {
         raw[start..].to_vec()
     })
 }
+
+/// The embedded default fixture, ingested with the default pack and tables.
+pub fn default_store() -> hotspots::incidents::IncidentStore {
+    let pack = hotspots::boundaries::BoundaryPack::kent_medway().unwrap();
+    let index = hotspots::boundaries::DistrictIndex::new(&pack);
+    let mut ing =
+        hotspots::incidents::Ingester::new(&index, hotspots::incidents::IngestOptions::default())
+            .unwrap();
+    ing.ingest_bytes("default", hotspots::fixtures::DEFAULT_FIXTURE)
+        .unwrap();
+    ing.finish().unwrap().0
+}

@@ -104,12 +104,7 @@ fn automatic_bandwidth_is_the_arcgis_rule_and_is_recorded() {
             .unwrap();
     assert_eq!(meta["surface"]["bandwidth_method"], "arcgis");
     // Independent: the robbery incidents of that summer from the embedded fixture.
-    let pack = BoundaryPack::kent_medway().unwrap();
-    let index = DistrictIndex::new(&pack);
-    let mut ing = hotspots::incidents::Ingester::new(&index, IngestOptions::default()).unwrap();
-    ing.ingest_bytes("f", hotspots::fixtures::DEFAULT_FIXTURE)
-        .unwrap();
-    let (store, _) = ing.finish().unwrap();
+    let store = default_store();
     let a = hotspots::incidents::time::local_day_start(jiff::civil::date(2025, 6, 1)).unwrap();
     let b = hotspots::incidents::time::local_day_start(jiff::civil::date(2025, 9, 1)).unwrap();
     let (mut xs, mut ys) = (vec![], vec![]);
@@ -279,12 +274,7 @@ fn one_run_writes_count_and_harm_surfaces() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let pack = BoundaryPack::kent_medway().unwrap();
-    let index = DistrictIndex::new(&pack);
-    let mut ing = hotspots::incidents::Ingester::new(&index, IngestOptions::default()).unwrap();
-    ing.ingest_bytes("f", hotspots::fixtures::DEFAULT_FIXTURE)
-        .unwrap();
-    let (store, _) = ing.finish().unwrap();
+    let store = default_store();
     let table = hotspots::incidents::HarmTable::default_table();
     let total_harm: f64 = (0..store.len()).map(|i| store.harm(i, &table)).sum();
     for (name, want) in [

@@ -179,14 +179,7 @@ fn grip_places_are_spaced_ranked_by_harm_and_cumulative() {
         "{last_area}"
     );
     // The first place is the single most harmful 150 m cell anywhere: recompute it.
-    let pack = hotspots::boundaries::BoundaryPack::kent_medway().unwrap();
-    let index = hotspots::boundaries::DistrictIndex::new(&pack);
-    let mut ing =
-        hotspots::incidents::Ingester::new(&index, hotspots::incidents::IngestOptions::default())
-            .unwrap();
-    ing.ingest_bytes("f", hotspots::fixtures::DEFAULT_FIXTURE)
-        .unwrap();
-    let (store, _) = ing.finish().unwrap();
+    let store = default_store();
     let table = hotspots::incidents::HarmTable::default_table();
     let mut cells = std::collections::HashMap::new();
     let mut all_harm = 0.0;
