@@ -87,6 +87,11 @@ fn ogc_api_features_over_real_http() {
     // One Grip place, and no raw incident points anywhere: every feature is a polygon.
     let g = json("/collections/grip/items/grip-001");
     assert_eq!(g["properties"]["rank"], 1);
+    let windows = g["properties"]["patrol"]["windows"].as_array().unwrap();
+    assert!(!windows.is_empty());
+    assert!(windows
+        .iter()
+        .all(|w| w["start"].is_string() && !w["visits"].as_array().unwrap().is_empty()));
     for id in &ids {
         let all = json(&format!("/collections/{id}/items?limit=10000"));
         assert!(all["features"].as_array().unwrap().iter().all(|f| {

@@ -3,10 +3,12 @@
 
 use serde_json::{json, Value};
 
+use crate::density::IncidentFilter;
 use crate::gistar::layer::CellOutliner;
 use crate::gistar::{emerging_layer, gi_layer, GiRequest};
 use crate::hotspots::{build_layer, HotspotRequest, Inputs, Purpose};
 use crate::layers::{OutputCrs, Reprojector};
+use crate::temporal::{area_profile, patrol_plan, Profile};
 
 /// One collection: its description and its features in WGS84 with their bboxes.
 #[derive(Debug, Clone)]
@@ -132,7 +134,7 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
                 ..Default::default()
             },
         )?;
-        out.push(Collection::from_fc(
+        let mut c = Collection::from_fc(
             id,
             title,
             &format!(
@@ -141,7 +143,17 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
             ),
             layer.to_geojson(&rp, json!({}))?,
             layer.to_geojson(&bng, json!({}))?,
-        ));
+        );
+        // When to act at each place: its peak windows and a Koper-style patrol plan.
+        let area = area_profile(inp, &IncidentFilter::default());
+        for (i, h) in layer.spots.iter().enumerate() {
+            let p = Profile::of(inp.store, h.members.iter().map(|&r| r as usize));
+            let plan = json!(patrol_plan(&p, &area, 0.05, 15, 120));
+            for f in [&mut c.features[i], &mut c.features_bng[i]] {
+                f["properties"]["patrol"] = plan.clone();
+            }
+        }
+        out.push(c);
     }
     let gi = gi_layer(inp, &GiRequest::default()).map_err(anyhow::Error::msg)?;
     out.push(Collection::from_fc(
