@@ -494,17 +494,9 @@ fn simulate_max_density(
         let mut ws = weights.clone();
         ws.shuffle(&mut rng);
         let kernel = sopts.kernel;
-        let values = match crate::density::kde_binned(
-            &surface.grid,
-            &xs,
-            &ys,
-            &ws,
-            kernel,
-            surface.bandwidth_m,
-            sopts.scaling,
-        ) {
-            Some(v) if surface.method == "binned" => v,
-            _ => crate::density::kde_exact(
+        // The same sum as the observed surface: binned only when that one was.
+        let binned = if surface.method == "binned" {
+            crate::density::kde_binned(
                 &surface.grid,
                 &xs,
                 &ys,
@@ -512,8 +504,21 @@ fn simulate_max_density(
                 kernel,
                 surface.bandwidth_m,
                 sopts.scaling,
-            ),
+            )
+        } else {
+            None
         };
+        let values = binned.unwrap_or_else(|| {
+            crate::density::kde_exact(
+                &surface.grid,
+                &xs,
+                &ys,
+                &ws,
+                kernel,
+                surface.bandwidth_m,
+                sopts.scaling,
+            )
+        });
         let m = values
             .iter()
             .zip(&surface.values)

@@ -122,6 +122,7 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
         districts(&rp)?,
         districts(&bng)?,
     ));
+    let area = area_profile(inp, &IncidentFilter::default());
     for (id, title, purpose) in [
         ("hotspots", "Density hotspots", Purpose::All),
         ("grip", "Grip patrol places", Purpose::Grip),
@@ -145,7 +146,6 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
             layer.to_geojson(&bng, json!({}))?,
         );
         // When to act at each place: its peak windows and a Koper-style patrol plan.
-        let area = area_profile(inp, &IncidentFilter::default());
         for (i, h) in layer.spots.iter().enumerate() {
             let p = Profile::of(inp.store, h.members.iter().map(|&r| r as usize));
             let plan = json!(patrol_plan(&p, &area, 0.05, 15, 120));
