@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::density::{diversion_filter, find_hotspots, Hotspot, HotspotOptions, Inputs, Purpose};
+use super::density::{find_hotspots, Hotspot, HotspotOptions, Inputs, Purpose};
 use super::grip::{grip_places, GripCumulative, GripOptions};
 use super::ThresholdRule;
 use crate::crs::CrsError;
@@ -195,9 +195,4 @@ impl HotspotLayer {
             crate::gistar::layer::merged(&self.metadata, extra),
         ))
     }
-}
-
-/// The diversion selection's description for a store (re-exported for callers).
-pub fn diversion_selection(store: &crate::incidents::IncidentStore) -> String {
-    diversion_filter(store, &IncidentFilter::default()).1
 }

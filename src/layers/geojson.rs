@@ -3,7 +3,7 @@
 //! member that QGIS, ArcGIS and GDAL read.
 
 use geo::orient::{Direction, Orient};
-use geo::{Coord, LineString, MultiPolygon, Polygon};
+use geo::{LineString, MultiPolygon};
 use serde_json::{json, Map, Value};
 
 use crate::crs::{CrsError, Transformer};
@@ -94,13 +94,6 @@ impl Reprojector {
         plain.multipolygon(mp)
     }
 
-    /// A GeoJSON Point.
-    pub fn point(&self, x: f64, y: f64) -> Result<Value, CrsError> {
-        let ls = LineString::new(vec![Coord { x, y }]);
-        let mut r = self.ring(&ls)?;
-        Ok(json!({"type": "Point", "coordinates": r.pop()}))
-    }
-
     /// One point in output coordinates.
     pub fn xy(&self, x: f64, y: f64) -> Result<[f64; 2], CrsError> {
         Ok(match &self.to_wgs84 {
@@ -111,11 +104,6 @@ impl Reprojector {
             None => [x, y],
         })
     }
-}
-
-/// A polygon as a one-part multipolygon.
-pub fn single(p: Polygon<f64>) -> MultiPolygon<f64> {
-    MultiPolygon::new(vec![p])
 }
 
 /// A FeatureCollection of (geometry, id, properties) with a top-level `metadata` member; for
@@ -139,7 +127,7 @@ pub fn feature_collection(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use geo::Rect;
+    use geo::{Polygon, Rect};
 
     #[test]
     fn wgs84_output_is_anticlockwise_and_near_canterbury() {
@@ -150,7 +138,7 @@ mod tests {
             LineString::from(sq.exterior().0.iter().rev().copied().collect::<Vec<_>>()),
             vec![],
         );
-        let g = rp.multipolygon(&single(cw)).unwrap();
+        let g = rp.multipolygon(&MultiPolygon::new(vec![cw])).unwrap();
         assert_eq!(g["type"], "Polygon");
         let ring: Vec<(f64, f64)> = g["coordinates"][0]
             .as_array()
