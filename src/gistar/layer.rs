@@ -57,10 +57,33 @@ pub struct GiLayer {
     pub metadata: Value,
 }
 
+/// Land cells with the cell of every store row: the costly part (H3 tiling, a PROJ pass
+/// over the incidents) that Gi* and emerging hotspots on the same cells can share.
+#[derive(Debug, Clone)]
+pub struct PlacedCells {
+    /// The cells.
+    pub cells: CellSet,
+    /// Cell of each store row (`None`: not a land cell).
+    pub assigned: Vec<Option<u32>>,
+}
+
+impl PlacedCells {
+    /// Builds the cells `req` asks for and places every incident.
+    pub fn new(inp: &Inputs<'_>, req: &GiRequest) -> Result<Self, String> {
+        let cells = CellSet::build(inp.pack, inp.districts, req.cells, req.neighbourhood)?;
+        let assigned = cells.assign(inp.store).map_err(|e| e.to_string())?;
+        Ok(PlacedCells { cells, assigned })
+    }
+}
+
 /// Builds cells, aggregates and runs Gi*.
 pub fn gi_layer(inp: &Inputs<'_>, req: &GiRequest) -> Result<GiLayer, String> {
-    let cells = CellSet::build(inp.pack, inp.districts, req.cells, req.neighbourhood)?;
-    let assigned = cells.assign(inp.store).map_err(|e| e.to_string())?;
+    Ok(gi_layer_on(inp, req, PlacedCells::new(inp, req)?))
+}
+
+/// Gi* on cells already placed (they must be the cells `req` describes).
+pub fn gi_layer_on(inp: &Inputs<'_>, req: &GiRequest, placed: PlacedCells) -> GiLayer {
+    let PlacedCells { cells, assigned } = placed;
     let (count, harm, outside) = cells.aggregate(inp.store, &assigned, inp.harm, |i| {
         req.filter.keep(inp.store, i)
     });
@@ -84,13 +107,13 @@ pub fn gi_layer(inp: &Inputs<'_>, req: &GiRequest) -> Result<GiLayer, String> {
         "hot_cells": hot,
         "cold_cells": cold,
     });
-    Ok(GiLayer {
+    GiLayer {
         cells,
         count,
         harm,
         gi,
         metadata,
-    })
+    }
 }
 
 /// `meta` with the members of `extra` added.
@@ -204,8 +227,16 @@ pub struct EmergingLayer {
 /// Monthly slices (local calendar months, from the first to the last month with data,
 /// empty months included), Gi* per slice, Mann–Kendall per cell.
 pub fn emerging_layer(inp: &Inputs<'_>, req: &GiRequest) -> Result<EmergingLayer, String> {
-    let cells = CellSet::build(inp.pack, inp.districts, req.cells, req.neighbourhood)?;
-    let assigned = cells.assign(inp.store).map_err(|e| e.to_string())?;
+    emerging_layer_on(inp, req, PlacedCells::new(inp, req)?)
+}
+
+/// Emerging hotspots on cells already placed (they must be the cells `req` describes).
+pub fn emerging_layer_on(
+    inp: &Inputs<'_>,
+    req: &GiRequest,
+    placed: PlacedCells,
+) -> Result<EmergingLayer, String> {
+    let PlacedCells { cells, assigned } = placed;
     let month_of = |i: usize| {
         let d = local_datetime(inp.store.from_min[i]);
         i32::from(d.year()) * 12 + i32::from(d.month()) - 1

@@ -12,5 +12,8 @@ pub mod mann_kendall;
 pub use cells::{CellKind, CellSet, Neighbourhood};
 pub use emerging::{classify, emerging_hotspots, Category, EmergingCell};
 pub use gi::{confidence_bins, gi_star, normal_two_sided_p, permutation_p, GiResult};
-pub use layer::{emerging_layer, gi_layer, EmergingLayer, GiLayer, GiRequest};
+pub use layer::{
+    emerging_layer, emerging_layer_on, gi_layer, gi_layer_on, EmergingLayer, GiLayer, GiRequest,
+    PlacedCells,
+};
 pub use mann_kendall::{mann_kendall, MannKendall};

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::density::IncidentFilter;
 use crate::gistar::layer::CellOutliner;
-use crate::gistar::{emerging_layer, gi_layer, GiRequest};
+use crate::gistar::{emerging_layer_on, gi_layer_on, GiRequest, PlacedCells};
 use crate::hotspots::{build_layer, HotspotRequest, Inputs, Purpose};
 use crate::layers::{OutputCrs, Reprojector};
 use crate::temporal::{area_profile, patrol_plan, Profile};
@@ -155,7 +155,10 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
         }
         out.push(c);
     }
-    let gi = gi_layer(inp, &GiRequest::default()).map_err(anyhow::Error::msg)?;
+    // Gi*, the counts and emerging hotspots all use the same H3 cells: place them once.
+    let req = GiRequest::default();
+    let placed = PlacedCells::new(inp, &req).map_err(anyhow::Error::msg)?;
+    let gi = gi_layer_on(inp, &req, placed.clone());
     out.push(Collection::from_fc(
         "gistar",
         "Gi* hot spots (H3 res 9)",
@@ -185,13 +188,7 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
         counts(&rp)?,
         counts(&bng)?,
     ));
-    match emerging_layer(
-        inp,
-        &GiRequest {
-            permutations: 0,
-            ..Default::default()
-        },
-    ) {
+    match emerging_layer_on(inp, &req, placed) {
         Ok(e) => out.push(Collection::from_fc(
             "emerging",
             "Emerging hotspots (H3 res 9)",
