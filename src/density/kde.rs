@@ -340,13 +340,7 @@ mod tests {
     fn every_kernel_agrees_with_brute_force() {
         let (xs, ys, ws) = points(120, 2);
         let g = Grid::covering(599_000.0, 149_000.0, 606_000.0, 155_000.0, 100.0);
-        for k in [
-            Kernel::Quartic,
-            Kernel::Epanechnikov,
-            Kernel::Triangular,
-            Kernel::Uniform,
-            Kernel::Gaussian,
-        ] {
+        for k in Kernel::ALL {
             for s in [Scaling::Density, Scaling::QgisRaw] {
                 let a = kde_exact(&g, &xs, &ys, &ws, k, 250.0, s);
                 let b = kde_brute_force(&g, &xs, &ys, &ws, k, 250.0, s);

@@ -24,6 +24,15 @@ pub enum Kernel {
 pub const GAUSSIAN_CUTOFF: f64 = 5.0;
 
 impl Kernel {
+    /// Every kernel.
+    pub const ALL: [Kernel; 5] = [
+        Kernel::Quartic,
+        Kernel::Epanechnikov,
+        Kernel::Triangular,
+        Kernel::Uniform,
+        Kernel::Gaussian,
+    ];
+
     /// Name used on the command line and in metadata.
     pub fn slug(self) -> &'static str {
         match self {
@@ -102,13 +111,7 @@ mod tests {
     /// Each kernel integrates to 1: a fine polar midpoint sum, independent of the grid code.
     #[test]
     fn kernels_integrate_to_one() {
-        for k in [
-            Kernel::Quartic,
-            Kernel::Epanechnikov,
-            Kernel::Triangular,
-            Kernel::Uniform,
-            Kernel::Gaussian,
-        ] {
+        for k in Kernel::ALL {
             let h = 300.0;
             let r_max = k.support_m(h);
             let steps = 200_000;
