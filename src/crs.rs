@@ -13,6 +13,8 @@ use thiserror::Error;
 pub const BNG: &str = "EPSG:27700";
 /// EPSG code of WGS84 geographic coordinates (longitude, latitude order is normalised).
 pub const WGS84: &str = "EPSG:4326";
+/// EPSG code of Web Mercator, the plane of XYZ map tiles.
+pub const WEB_MERCATOR: &str = "EPSG:3857";
 
 /// Errors from the coordinate transformation layer.
 #[derive(Debug, Error)]
@@ -73,6 +75,12 @@ impl Transformer {
     /// British National Grid (easting, northing in metres) to WGS84 (longitude, latitude in degrees).
     pub fn bng_to_wgs84() -> Result<Self, CrsError> {
         Self::new(BNG, WGS84)
+    }
+
+    /// British National Grid (metres) to Web Mercator (EPSG:3857, metres), the plane of
+    /// XYZ map tiles.
+    pub fn bng_to_web_mercator() -> Result<Self, CrsError> {
+        Self::new(BNG, WEB_MERCATOR)
     }
 
     /// Transforms one coordinate pair.

@@ -236,3 +236,21 @@ pub fn default_store() -> hotspots::incidents::IncidentStore {
         .unwrap();
     ing.finish().unwrap().0
 }
+
+/// The XYZ tile holding WGS84 `lon`, `lat` at zoom `z` (spherical Mercator, written out
+/// here independently of the server's PROJ route).
+pub fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
+    let (px, py) = world_px(lon, lat, z, 1.0);
+    (px.floor() as u32, py.floor() as u32)
+}
+
+/// Global position of `lon`, `lat` at zoom `z` in units of `tile_size` per tile (x east,
+/// y south).
+pub fn world_px(lon: f64, lat: f64, z: u32, tile_size: f64) -> (f64, f64) {
+    let n = 2f64.powi(z as i32) * tile_size;
+    let r = lat.to_radians();
+    (
+        (lon + 180.0) / 360.0 * n,
+        (1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n,
+    )
+}

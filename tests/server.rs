@@ -174,14 +174,6 @@ fn ogc_api_features_over_real_http() {
     let (st, _, _) = http_get(a, "/collections?f=xml");
     assert_eq!(st, 400);
     // Heatmap tiles: colour over Chatham's planted hotspot, transparent over Wales.
-    let tile = |lon: f64, lat: f64, z: u32| -> (u32, u32) {
-        let n = 2f64.powi(z as i32);
-        let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-        let r = lat.to_radians();
-        let y = ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor()
-            as u32;
-        (x, y)
-    };
     let decode = |path: &str| -> Vec<u8> {
         let (st, h, _) = http_get(a, path);
         assert_eq!(st, 200, "{path}");
@@ -193,11 +185,11 @@ fn ogc_api_features_over_real_http() {
         assert_eq!((info.width, info.height), (256, 256));
         buf
     };
-    let (x, y) = tile(0.5275, 51.3815, 13);
+    let (x, y) = tile_of(0.5275, 51.3815, 13);
     let hot = decode(&format!("/tiles/density/13/{x}/{y}.png"));
     let opaque = hot.chunks(4).filter(|p| p[3] > 0).count();
     assert!(opaque > 1000, "Chatham tile has {opaque} coloured pixels");
-    let (x, y) = tile(-3.5, 52.3, 13);
+    let (x, y) = tile_of(-3.5, 52.3, 13);
     let wales = decode(&format!("/tiles/density/13/{x}/{y}.png"));
     assert!(wales.chunks(4).all(|p| p[3] == 0));
     for bad in [

@@ -41,6 +41,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         },
     )?;
     let scale = crate::server::raster_tiles::ramp_scale(&surface);
+    let tiles = crate::server::vector_tiles::VectorTiles::new(&collections)?;
     eprintln!(
         "{} collections computed in {:.1} s",
         collections.len(),
@@ -51,6 +52,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
         AppState {
             collections,
             density: Some((surface, scale)),
+            tiles,
         },
         bind,
     ))

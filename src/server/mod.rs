@@ -5,6 +5,7 @@
 pub mod collections;
 pub mod ogc;
 pub mod raster_tiles;
+pub mod vector_tiles;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +19,16 @@ pub struct AppState {
     pub collections: Vec<Collection>,
     /// The density surface behind the heatmap tiles, and the top of its colour ramp.
     pub density: Option<(crate::density::Surface, f64)>,
+    /// The collections prepared as vector tiles.
+    pub tiles: vector_tiles::VectorTiles,
+}
+
+/// A strong ETag for a body: the first 96 bits of its SHA-256, quoted.
+pub fn etag_of(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
 }
 
 impl AppState {

@@ -65,6 +65,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/collections/{id}/items", get(items))
         .route("/collections/{id}/items/{fid}", get(item))
         .route("/tiles/density/{z}/{x}/{y}", get(density_tile))
+        .route("/tiles/{file}", get(tilejson))
+        .route("/tiles/{layer}/{z}/{x}/{y}", get(vector_tile))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "Not found", "no such resource") })
         .with_state(state)
         .layer(axum::middleware::from_fn(html_negotiation))
@@ -77,7 +79,6 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// answers 304 when the client's If-None-Match matches. Layers only change at restart, so
 /// the tag is stable for the life of the process.
 async fn etag_and_cache(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    use sha2::{Digest, Sha256};
     let inm = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -88,24 +89,28 @@ async fn etag_and_cache(req: axum::extract::Request, next: axum::middleware::Nex
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 256 * 1024 * 1024).await else {
-        return problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Body too large",
-            "response could not be buffered",
-        );
+    // Handlers that cache their bodies (tiles) set the tag themselves.
+    let (tag, body) = match parts
+        .headers
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(t) => (t.to_string(), body),
+        None => {
+            let Ok(bytes) = axum::body::to_bytes(body, 256 * 1024 * 1024).await else {
+                return problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Body too large",
+                    "response could not be buffered",
+                );
+            };
+            let tag = super::etag_of(&bytes);
+            if let Ok(v) = header::HeaderValue::from_str(&tag) {
+                parts.headers.insert(header::ETAG, v);
+            }
+            (tag, axum::body::Body::from(bytes))
+        }
     };
-    let digest = Sha256::digest(&bytes);
-    let tag = format!(
-        "\"{}\"",
-        digest[..12]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    if let Ok(v) = header::HeaderValue::from_str(&tag) {
-        parts.headers.insert(header::ETAG, v);
-    }
     parts.headers.insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("public, max-age=300"),
@@ -114,7 +119,7 @@ async fn etag_and_cache(req: axum::extract::Request, next: axum::middleware::Nex
         parts.status = StatusCode::NOT_MODIFIED;
         return Response::from_parts(parts, axum::body::Body::empty());
     }
-    Response::from_parts(parts, axum::body::Body::from(bytes))
+    Response::from_parts(parts, body)
 }
 
 /// An RFC 9457 problem response.
@@ -558,5 +563,64 @@ async fn density_tile(
     match super::raster_tiles::render_tile(surface, *scale, z, x, y) {
         Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
         Err(e) => problem(StatusCode::BAD_REQUEST, "Bad tile address", &e),
+    }
+}
+
+/// TileJSON 3.0.0 of a vector layer: `/tiles/{layer}.json`.
+async fn tilejson(
+    State(s): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let id = file.strip_suffix(".json").unwrap_or(&file);
+    let Some(l) = s.tiles.layer(id) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "Unknown tile layer",
+            &format!(
+                "no vector tile layer '{id}'; layers: {}",
+                s.tiles
+                    .layers
+                    .iter()
+                    .map(|l| l.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("127.0.0.1");
+    json_response("application/json", l.tilejson(&format!("http://{host}")))
+}
+
+/// A Mapbox Vector Tile: `/tiles/{layer}/{z}/{x}/{y}.mvt`.
+async fn vector_tile(
+    State(s): State<Arc<AppState>>,
+    Path((layer, z, x, y)): Path<(String, String, String, String)>,
+) -> Response {
+    use super::vector_tiles::{TileError, TileId};
+    let t = match TileId::parse(&z, &x, &y, ".mvt") {
+        Ok(t) => t,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "Bad tile address", &e.to_string()),
+    };
+    match s.tiles.tile(&layer, t) {
+        Ok(e) => (
+            [
+                (header::CONTENT_TYPE, "application/vnd.mapbox-vector-tile"),
+                (header::ETAG, e.etag.as_str()),
+            ],
+            e.bytes.clone(),
+        )
+            .into_response(),
+        Err(e @ TileError::UnknownLayer(_)) => {
+            problem(StatusCode::NOT_FOUND, "Unknown tile layer", &e.to_string())
+        }
+        Err(e) => problem(StatusCode::BAD_REQUEST, "Bad tile address", &e.to_string()),
     }
 }

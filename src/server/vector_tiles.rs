@@ -1,0 +1,588 @@
+//! Mapbox Vector Tiles (specification 2.1) of the served collections, in the Web Mercator
+//! XYZ scheme, and their TileJSON 3.0.0 descriptions.
+//!
+//! At start every collection's EPSG:27700 polygons are projected once to Web Mercator
+//! metres (EPSG:3857, by PROJ), simplified once per zoom level (Ramer–Douglas–Peucker with
+//! a tolerance of one tile unit) and indexed by bounding box (rstar). A tile request then
+//! only selects, clips to the tile plus [`BUFFER`] units (geo's boolean operations),
+//! snaps to the [`EXTENT`] grid and encodes (geozero's MVT writer). Encoded tiles are kept
+//! in a bounded cache with their ETag, so a warm tile costs a hash lookup.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use geo::{BooleanOps, Coord, CoordsIter, LineString, MultiPolygon, Polygon, Rect, Simplify};
+use geozero::mvt::{tile, Message, TagsBuilder, Tile, TileValue};
+use geozero::ToMvt;
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+use serde_json::{json, Value};
+use thiserror::Error;
+
+use super::Collection;
+use crate::crs::{CrsError, Transformer};
+
+/// Tile side in tile units.
+pub const EXTENT: u32 = 4096;
+/// Geometry kept beyond each tile edge, tile units (so strokes join across tiles).
+pub const BUFFER: u32 = 64;
+/// Highest zoom served.
+pub const MAX_ZOOM: u8 = 18;
+/// Beyond this zoom a tile unit is under 2.4 m and the full geometry is used.
+pub const SIMPLIFY_MAX_ZOOM: u8 = 14;
+/// Half the side of the Web Mercator square, metres.
+pub const HALF_WORLD_M: f64 = 20_037_508.342_789_244;
+/// Encoded tiles kept in memory (about 1 GB at the worst, far less for these layers).
+const CACHE_TILES: usize = 20_000;
+
+/// Why a tile cannot be served.
+#[derive(Debug, Error, PartialEq)]
+pub enum TileError {
+    /// No vector layer of that name.
+    #[error("no vector tile layer '{0}'")]
+    UnknownLayer(String),
+    /// Not `{z}/{x}/{y}.mvt` with integers.
+    #[error("bad tile address '{0}': expected {{z}}/{{x}}/{{y}}.mvt with integers")]
+    BadAddress(String),
+    /// Zoom above [`MAX_ZOOM`].
+    #[error("zoom {0} is above {MAX_ZOOM}")]
+    ZoomOutOfRange(u8),
+    /// x or y outside 0..2^z.
+    #[error("tile {z}/{x}/{y} is outside the world (0..{n} at zoom {z})")]
+    OutsideWorld {
+        /// Zoom.
+        z: u8,
+        /// Column.
+        x: u32,
+        /// Row.
+        y: u32,
+        /// Tiles per side at this zoom.
+        n: u64,
+    },
+}
+
+/// An XYZ tile address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TileId {
+    /// Zoom.
+    pub z: u8,
+    /// Column, from the antimeridian eastwards.
+    pub x: u32,
+    /// Row, from the north.
+    pub y: u32,
+}
+
+impl TileId {
+    /// Parses the three path segments; `y` must end in `suffix` (e.g. ".mvt").
+    pub fn parse(z: &str, x: &str, y: &str, suffix: &str) -> Result<Self, TileError> {
+        let bad = || TileError::BadAddress(format!("{z}/{x}/{y}"));
+        let z: u8 = z.parse().map_err(|_| bad())?;
+        let x: u32 = x.parse().map_err(|_| bad())?;
+        let y: u32 = y
+            .strip_suffix(suffix)
+            .ok_or_else(bad)?
+            .parse()
+            .map_err(|_| bad())?;
+        Self::new(z, x, y)
+    }
+
+    /// A checked address.
+    pub fn new(z: u8, x: u32, y: u32) -> Result<Self, TileError> {
+        if z > MAX_ZOOM {
+            return Err(TileError::ZoomOutOfRange(z));
+        }
+        let n = 1u64 << z;
+        if u64::from(x) >= n || u64::from(y) >= n {
+            return Err(TileError::OutsideWorld { z, x, y, n });
+        }
+        Ok(TileId { z, x, y })
+    }
+
+    /// Web Mercator bounds [west, south, east, north], metres.
+    pub fn bounds_m(&self) -> [f64; 4] {
+        let side = 2.0 * HALF_WORLD_M / (1u64 << self.z) as f64;
+        let west = -HALF_WORLD_M + f64::from(self.x) * side;
+        let north = HALF_WORLD_M - f64::from(self.y) * side;
+        [west, north - side, west + side, north]
+    }
+
+    /// One tile unit at this zoom, metres.
+    pub fn unit_m(&self) -> f64 {
+        unit_m(self.z)
+    }
+}
+
+/// One tile unit at zoom `z`, Web Mercator metres.
+pub fn unit_m(z: u8) -> f64 {
+    2.0 * HALF_WORLD_M / (1u64 << z) as f64 / f64::from(EXTENT)
+}
+
+/// One feature ready for tiling.
+#[derive(Debug)]
+struct TileFeature {
+    /// Web Mercator metres, full detail.
+    full: MultiPolygon<f64>,
+    /// Index z: simplified for zoom z, or `None` when no coarser than the next zoom's.
+    levels: Vec<Option<MultiPolygon<f64>>>,
+    /// Attributes.
+    tags: Vec<(String, TileValue)>,
+}
+
+impl TileFeature {
+    fn at_zoom(&self, z: u8) -> &MultiPolygon<f64> {
+        (usize::from(z)..self.levels.len())
+            .find_map(|i| self.levels[i].as_ref())
+            .unwrap_or(&self.full)
+    }
+}
+
+/// One collection prepared for vector tiles.
+#[derive(Debug)]
+pub struct VectorLayer {
+    /// Layer name (the collection id).
+    pub id: String,
+    /// Description for TileJSON.
+    pub description: String,
+    /// Lowest zoom with features; tiles below it are empty.
+    pub minzoom: u8,
+    /// Attribute names and their TileJSON types (Number, String, Boolean).
+    pub fields: BTreeMap<String, &'static str>,
+    /// WGS84 bounds [west, south, east, north], degrees.
+    pub bounds_deg: [f64; 4],
+    features: Vec<TileFeature>,
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+}
+
+/// Parses a GeoJSON Polygon or MultiPolygon geometry.
+fn multipolygon_of(geom: &Value) -> Option<MultiPolygon<f64>> {
+    fn ring(v: &Value) -> Option<LineString<f64>> {
+        let pts = v.as_array()?;
+        let mut out = Vec::with_capacity(pts.len());
+        for p in pts {
+            out.push(Coord {
+                x: p.get(0)?.as_f64()?,
+                y: p.get(1)?.as_f64()?,
+            });
+        }
+        Some(LineString::new(out))
+    }
+    fn polygon(v: &Value) -> Option<Polygon<f64>> {
+        let rings = v.as_array()?;
+        let ext = ring(rings.first()?)?;
+        let holes = rings[1..].iter().map(ring).collect::<Option<Vec<_>>>()?;
+        Some(Polygon::new(ext, holes))
+    }
+    let c = &geom["coordinates"];
+    match geom["type"].as_str()? {
+        "Polygon" => Some(MultiPolygon::new(vec![polygon(c)?])),
+        "MultiPolygon" => Some(MultiPolygon::new(
+            c.as_array()?
+                .iter()
+                .map(polygon)
+                .collect::<Option<Vec<_>>>()?,
+        )),
+        _ => None,
+    }
+}
+
+/// `mp` transformed by `t`, ring by ring.
+fn reproject(mp: &MultiPolygon<f64>, t: &Transformer) -> Result<MultiPolygon<f64>, CrsError> {
+    let ring = |ls: &LineString<f64>| -> Result<LineString<f64>, CrsError> {
+        let mut pts: Vec<(f64, f64)> = ls.0.iter().map(|c| (c.x, c.y)).collect();
+        t.convert_in_place(&mut pts)?;
+        Ok(pts.into_iter().map(|(x, y)| Coord { x, y }).collect())
+    };
+    let mut polys = Vec::with_capacity(mp.0.len());
+    for p in &mp.0 {
+        let holes = p.interiors().iter().map(ring).collect::<Result<_, _>>()?;
+        polys.push(Polygon::new(ring(p.exterior())?, holes));
+    }
+    Ok(MultiPolygon::new(polys))
+}
+
+/// A JSON property as an MVT value and its TileJSON type; objects and arrays become JSON
+/// text, nulls are left out.
+fn tile_value(v: &Value) -> Option<(TileValue, &'static str)> {
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(b) => (TileValue::Bool(*b), "Boolean"),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => (TileValue::Int(i), "Number"),
+            None => (TileValue::Double(n.as_f64()?), "Number"),
+        },
+        Value::String(s) => (TileValue::Str(s.clone()), "String"),
+        other => (TileValue::Str(other.to_string()), "String"),
+    })
+}
+
+/// Signed area by the surveyor's formula; positive for a clockwise ring in tile
+/// coordinates (y down), which MVT 2.1 defines as an exterior ring.
+fn tile_area(ring: &[Coord<f64>]) -> f64 {
+    ring.windows(2)
+        .map(|w| w[0].x * w[1].y - w[1].x * w[0].y)
+        .sum::<f64>()
+        / 2.0
+}
+
+/// Snaps a Web Mercator ring to integer tile units (y down), drops repeated points and
+/// orients it: exterior positive area, hole negative. `None` if it collapses.
+fn snap_ring(ls: &LineString<f64>, b: &[f64; 4], exterior: bool) -> Option<LineString<f64>> {
+    let sx = f64::from(EXTENT) / (b[2] - b[0]);
+    let sy = f64::from(EXTENT) / (b[3] - b[1]);
+    let mut pts: Vec<Coord<f64>> = Vec::with_capacity(ls.0.len());
+    for c in &ls.0 {
+        let p = Coord {
+            x: ((c.x - b[0]) * sx).round(),
+            y: ((b[3] - c.y) * sy).round(),
+        };
+        if pts.last() != Some(&p) {
+            pts.push(p);
+        }
+    }
+    if pts.len() > 1 && pts.first() == pts.last() {
+        pts.pop();
+    }
+    if pts.len() < 3 {
+        return None;
+    }
+    pts.push(pts[0]);
+    let a = tile_area(&pts);
+    if a == 0.0 {
+        return None;
+    }
+    if (a > 0.0) != exterior {
+        pts.reverse();
+    }
+    Some(LineString::new(pts))
+}
+
+impl VectorLayer {
+    /// Prepares `c` (its EPSG:27700 features) for tiling; `minzoom` is the first zoom
+    /// that carries features.
+    pub fn from_collection(c: &Collection, minzoom: u8) -> Result<Self, CrsError> {
+        let to_merc = Transformer::bng_to_web_mercator()?;
+        let mut features = Vec::with_capacity(c.features_bng.len());
+        let mut fields = BTreeMap::new();
+        let mut boxes = Vec::new();
+        for f in &c.features_bng {
+            let Some(mp) = multipolygon_of(&f["geometry"]) else {
+                continue;
+            };
+            let mp = reproject(&mp, &to_merc)?;
+            let Some(r) = geo::BoundingRect::bounding_rect(&mp) else {
+                continue;
+            };
+            // Simplify from fine to coarse, each level from the one below it.
+            let mut levels: Vec<Option<MultiPolygon<f64>>> =
+                vec![None; usize::from(SIMPLIFY_MAX_ZOOM) + 1];
+            let mut finer_count = mp.coords_count();
+            let mut finer = mp.clone();
+            for z in (0..=SIMPLIFY_MAX_ZOOM).rev() {
+                let s = finer.simplify(unit_m(z));
+                let n = s.coords_count();
+                if n < finer_count {
+                    finer_count = n;
+                    finer = s.clone();
+                    levels[usize::from(z)] = Some(s);
+                }
+            }
+            let mut tags = vec![("fid".to_string(), TileValue::Str(fid_text(&f["id"])))];
+            fields.insert("fid".to_string(), "String");
+            if let Some(props) = f["properties"].as_object() {
+                for (k, v) in props {
+                    if let Some((tv, ty)) = tile_value(v) {
+                        fields.insert(k.clone(), ty);
+                        tags.push((k.clone(), tv));
+                    }
+                }
+            }
+            boxes.push(GeomWithData::new(
+                Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                features.len(),
+            ));
+            features.push(TileFeature {
+                full: mp,
+                levels,
+                tags,
+            });
+        }
+        Ok(VectorLayer {
+            id: c.id.clone(),
+            description: c.description.clone(),
+            minzoom,
+            fields,
+            bounds_deg: c.extent(),
+            features,
+            tree: RTree::bulk_load(boxes),
+        })
+    }
+
+    /// Number of features.
+    pub fn len(&self) -> usize {
+        self.features.len()
+    }
+
+    /// True when the layer has no features.
+    pub fn is_empty(&self) -> bool {
+        self.features.is_empty()
+    }
+
+    /// The MVT layer for tile `t` (features in index order), or `None` when empty.
+    pub fn tile_layer(&self, t: TileId) -> Option<tile::Layer> {
+        if t.z < self.minzoom {
+            return None;
+        }
+        let b = t.bounds_m();
+        let pad = f64::from(BUFFER) * t.unit_m();
+        let clip = [b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad];
+        let clip_rect = Rect::new(
+            Coord {
+                x: clip[0],
+                y: clip[1],
+            },
+            Coord {
+                x: clip[2],
+                y: clip[3],
+            },
+        )
+        .to_polygon();
+        let mut hits: Vec<usize> = self
+            .tree
+            .locate_in_envelope_intersecting(&AABB::from_corners(
+                [clip[0], clip[1]],
+                [clip[2], clip[3]],
+            ))
+            .map(|g| g.data)
+            .collect();
+        hits.sort_unstable();
+        let mut tags = TagsBuilder::new();
+        let mut out = Vec::with_capacity(hits.len());
+        for i in hits {
+            let f = &self.features[i];
+            let g = f.at_zoom(t.z);
+            let inside = geo::BoundingRect::bounding_rect(g).is_some_and(|r| {
+                r.min().x >= clip[0]
+                    && r.min().y >= clip[1]
+                    && r.max().x <= clip[2]
+                    && r.max().y <= clip[3]
+            });
+            let clipped;
+            let g = if inside {
+                g
+            } else {
+                clipped = g.intersection(&clip_rect);
+                &clipped
+            };
+            let mut polys = Vec::with_capacity(g.0.len());
+            for p in &g.0 {
+                let Some(ext) = snap_ring(p.exterior(), &b, true) else {
+                    continue;
+                };
+                let holes = p
+                    .interiors()
+                    .iter()
+                    .filter_map(|h| snap_ring(h, &b, false))
+                    .collect();
+                polys.push(Polygon::new(ext, holes));
+            }
+            if polys.is_empty() {
+                continue;
+            }
+            let Ok(mut feature) =
+                geo::Geometry::MultiPolygon(MultiPolygon::new(polys)).to_mvt_unscaled()
+            else {
+                continue;
+            };
+            feature.id = Some(i as u64 + 1);
+            for (k, v) in &f.tags {
+                let (ki, vi) = tags.insert_ref(k, v.clone());
+                feature.tags.push(ki);
+                feature.tags.push(vi);
+            }
+            out.push(feature);
+        }
+        if out.is_empty() {
+            return None;
+        }
+        let (keys, values) = tags.into_tags();
+        Some(tile::Layer {
+            version: 2,
+            name: self.id.clone(),
+            features: out,
+            keys,
+            values: values.into_iter().map(Into::into).collect(),
+            extent: Some(EXTENT),
+        })
+    }
+
+    /// TileJSON 3.0.0 for this layer; `base` is the server's absolute URL without a
+    /// trailing slash.
+    pub fn tilejson(&self, base: &str) -> Value {
+        let b = self.bounds_deg;
+        json!({
+            "tilejson": "3.0.0",
+            "name": self.id,
+            "description": self.description,
+            "version": "1.0.0",
+            "attribution": "Contains OS data © Crown copyright and database right; ONS boundaries (Open Government Licence v3.0)",
+            "scheme": "xyz",
+            "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", self.id)],
+            "minzoom": self.minzoom,
+            "maxzoom": MAX_ZOOM,
+            "bounds": b,
+            "center": [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, self.minzoom.max(9)],
+            "vector_layers": [{
+                "id": self.id,
+                "description": self.description,
+                "minzoom": self.minzoom,
+                "maxzoom": MAX_ZOOM,
+                "fields": self.fields,
+            }],
+        })
+    }
+}
+
+fn fid_text(id: &Value) -> String {
+    match id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// An encoded tile and its strong ETag.
+#[derive(Debug, Clone)]
+pub struct EncodedTile {
+    /// The protobuf bytes (may be empty: a tile with no layers).
+    pub bytes: axum::body::Bytes,
+    /// Quoted ETag.
+    pub etag: String,
+}
+
+/// All vector layers and the cache of encoded tiles.
+pub struct VectorTiles {
+    /// Layers, in collection order.
+    pub layers: Vec<VectorLayer>,
+    cache: quick_cache::sync::Cache<(usize, TileId), Arc<EncodedTile>>,
+}
+
+impl std::fmt::Debug for VectorTiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VectorTiles({} layers)", self.layers.len())
+    }
+}
+
+/// The zoom from which a collection's features are tiled: hex cells (about 350 m across)
+/// are under two tile units below zoom 6, so their layers start there.
+pub fn default_minzoom(collection_id: &str) -> u8 {
+    match collection_id {
+        "gistar" | "h3-counts" | "emerging" => 6,
+        _ => 0,
+    }
+}
+
+impl VectorTiles {
+    /// Prepares every collection.
+    pub fn new(collections: &[Collection]) -> Result<Self, CrsError> {
+        let layers = collections
+            .iter()
+            .map(|c| VectorLayer::from_collection(c, default_minzoom(&c.id)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(VectorTiles {
+            layers,
+            cache: quick_cache::sync::Cache::new(CACHE_TILES),
+        })
+    }
+
+    /// The layer called `id`.
+    pub fn layer(&self, id: &str) -> Option<&VectorLayer> {
+        self.layers.iter().find(|l| l.id == id)
+    }
+
+    /// The encoded tile `t` of layer `id`, from the cache or freshly encoded.
+    pub fn tile(&self, id: &str, t: TileId) -> Result<Arc<EncodedTile>, TileError> {
+        let li = self
+            .layers
+            .iter()
+            .position(|l| l.id == id)
+            .ok_or_else(|| TileError::UnknownLayer(id.to_string()))?;
+        if let Some(hit) = self.cache.get(&(li, t)) {
+            return Ok(hit);
+        }
+        let bytes = encode(self.layers[li].tile_layer(t));
+        let etag = super::etag_of(&bytes);
+        let e = Arc::new(EncodedTile {
+            bytes: bytes.into(),
+            etag,
+        });
+        self.cache.insert((li, t), e.clone());
+        Ok(e)
+    }
+}
+
+/// A tile holding `layer` (or no layer).
+pub fn encode(layer: Option<tile::Layer>) -> Vec<u8> {
+    Tile {
+        layers: layer.into_iter().collect(),
+    }
+    .encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_bounds_cover_the_world_at_zoom_zero() {
+        let b = TileId::new(0, 0, 0).unwrap().bounds_m();
+        assert_eq!(
+            b,
+            [-HALF_WORLD_M, -HALF_WORLD_M, HALF_WORLD_M, HALF_WORLD_M]
+        );
+        let t = TileId::new(1, 1, 0).unwrap().bounds_m();
+        assert_eq!(t, [0.0, 0.0, HALF_WORLD_M, HALF_WORLD_M]);
+        assert!((unit_m(0) - 2.0 * HALF_WORLD_M / 4096.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn addresses_are_checked() {
+        assert_eq!(
+            TileId::parse("3", "7", "7.mvt", ".mvt").unwrap(),
+            TileId { z: 3, x: 7, y: 7 }
+        );
+        assert!(matches!(
+            TileId::parse("3", "8", "0.mvt", ".mvt"),
+            Err(TileError::OutsideWorld { .. })
+        ));
+        assert_eq!(
+            TileId::parse("19", "0", "0.mvt", ".mvt"),
+            Err(TileError::ZoomOutOfRange(19))
+        );
+        assert!(matches!(
+            TileId::parse("3", "1", "1.png", ".mvt"),
+            Err(TileError::BadAddress(_))
+        ));
+        assert!(TileId::parse("-1", "0", "0.mvt", ".mvt").is_err());
+    }
+
+    /// A ring given anticlockwise in map coordinates (y up) becomes clockwise in tile
+    /// coordinates, i.e. positive surveyor's area; a hole comes out negative.
+    #[test]
+    fn snapped_rings_follow_the_mvt_winding_rule() {
+        let b = [0.0, 0.0, 4096.0, 4096.0];
+        let ccw = LineString::from(vec![
+            (10.0, 10.0),
+            (100.0, 10.0),
+            (100.0, 100.0),
+            (10.0, 10.0),
+        ]);
+        let ext = snap_ring(&ccw, &b, true).unwrap();
+        assert!(tile_area(&ext.0) > 0.0);
+        let hole = snap_ring(&ccw, &b, false).unwrap();
+        assert!(tile_area(&hole.0) < 0.0);
+        // y is flipped: map y 10 is tile y 4086.
+        assert_eq!(ext.0[0], Coord { x: 10.0, y: 4086.0 });
+        // A ring narrower than half a unit collapses.
+        let thin = LineString::from(vec![(10.0, 10.0), (10.2, 10.0), (10.2, 90.0), (10.0, 10.0)]);
+        assert!(snap_ring(&thin, &b, true).is_none());
+    }
+}
