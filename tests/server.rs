@@ -202,6 +202,128 @@ fn ogc_api_features_over_real_http() {
         assert_eq!(st, 400, "{bad}");
         assert_eq!(header(&h, "content-type"), Some("application/problem+json"));
     }
+    // Selections: offence group and OGC datetime. Summed over the H3 cells, the selected
+    // counts equal the robberies starting in March 2025 (London time), counted here.
+    let store = default_store();
+    let london = |d: &str| -> i32 {
+        let dt: jiff::civil::DateTime = format!("{d}T00:00").parse().unwrap();
+        (dt.to_zoned(jiff::tz::TimeZone::get("Europe/London").unwrap())
+            .unwrap()
+            .timestamp()
+            .as_second()
+            / 60) as i32
+    };
+    let (from, to) = (london("2025-03-01"), london("2025-04-01"));
+    let march: Vec<usize> = (0..store.len())
+        .filter(|&i| {
+            store.group[i] == hotspots::incidents::OffenceGroup::Robbery
+                && (from..to).contains(&store.from_min[i])
+        })
+        .collect();
+    assert!(
+        march.len() > 20,
+        "fixture has {} March robberies",
+        march.len()
+    );
+    // Only land cells are served: place each robbery in its res-9 cell with h3o here and
+    // keep those whose cell the unfiltered layer serves.
+    let all_cells = json("/collections/h3-counts/items?limit=10000");
+    assert!(all_cells["numberMatched"].as_u64().unwrap() <= 10000);
+    let served: std::collections::HashSet<String> = all_cells["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["cell"].as_str().unwrap().to_string())
+        .collect();
+    let to_wgs84 = hotspots::crs::Transformer::bng_to_wgs84().unwrap();
+    let expected = march
+        .iter()
+        .filter(|&&i| {
+            let (lon, lat) = to_wgs84.convert(store.x_m[i], store.y_m[i]).unwrap();
+            let cell = h3o::LatLng::new(lat, lon)
+                .unwrap()
+                .to_cell(h3o::Resolution::Nine);
+            served.contains(&cell.to_string())
+        })
+        .count();
+    assert!(
+        expected + 10 > march.len(),
+        "{expected} of {} on land cells",
+        march.len()
+    );
+    let v = json("/collections/h3-counts/items?offence_group=robbery&datetime=2025-03-01/2025-03-31&limit=10000");
+    let feats = v["features"].as_array().unwrap();
+    assert_eq!(v["numberMatched"].as_u64().unwrap() as usize, feats.len());
+    let got: u64 = feats
+        .iter()
+        .map(|f| f["properties"]["selection_count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(got as usize, expected);
+    assert!(feats
+        .iter()
+        .all(|f| f["properties"]["selection_count"].as_u64().unwrap() > 0));
+    // Hotspots with a selection: only places holding selected incidents, never more
+    // selected than all incidents; links keep the selection.
+    let v =
+        json("/collections/hotspots/items?offence_group=robbery&datetime=2025-03-01T00:00:00Z/..");
+    let all = json("/collections/hotspots/items")["numberMatched"]
+        .as_u64()
+        .unwrap();
+    assert!(v["numberMatched"].as_u64().unwrap() <= all);
+    for f in v["features"].as_array().unwrap() {
+        let p = &f["properties"];
+        assert!(p["selection_count"].as_u64().unwrap() <= p["incidents"].as_u64().unwrap());
+    }
+    assert!(v["links"][0]["href"]
+        .as_str()
+        .unwrap()
+        .contains("offence_group=robbery"));
+    // The temporal extent of collections with a time dimension.
+    let c = json("/collections/hotspots");
+    assert!(c["extent"]["temporal"]["interval"][0][0]
+        .as_str()
+        .unwrap()
+        .starts_with("2025-01-01"));
+    for (bad, why) in [
+        (
+            "/collections/gistar/items?datetime=2025-03-01",
+            "statistic of all incidents",
+        ),
+        (
+            "/collections/districts/items?offence_group=robbery",
+            "no selection",
+        ),
+        (
+            "/collections/hotspots/items?datetime=2025-04-01/2025-03-01",
+            "end before start",
+        ),
+        (
+            "/collections/hotspots/items?datetime=last-week",
+            "not a date",
+        ),
+        (
+            "/collections/hotspots/items?offence_group=jaywalking",
+            "unknown group",
+        ),
+        (
+            "/tiles/density/9/256/170.png?offence_group=jaywalking",
+            "unknown group",
+        ),
+    ] {
+        let (st, h, _) = http_get(a, bad);
+        assert_eq!(st, 400, "{bad}: {why}");
+        assert_eq!(header(&h, "content-type"), Some("application/problem+json"));
+    }
+    // Heatmap of a selection: a period with no incidents is a transparent tile.
+    let (x, y) = tile_of(0.5275, 51.3815, 13);
+    let empty = decode(&format!(
+        "/tiles/density/13/{x}/{y}.png?datetime=2030-01-01/2030-12-31"
+    ));
+    assert!(empty.chunks(4).all(|p| p[3] == 0));
+    let robbery = decode(&format!(
+        "/tiles/density/13/{x}/{y}.png?offence_group=robbery"
+    ));
+    assert!(robbery.chunks(4).any(|p| p[3] > 0));
     // GDAL's OAPIF driver lists the collections and reads a layer.
     match std::process::Command::new("ogrinfo")
         .args(["-ro", "-so", &format!("OAPIF:http://{a}"), "grip"])

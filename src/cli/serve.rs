@@ -6,8 +6,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::IncidentArgs;
+use crate::density::{BandwidthRule, SurfaceOptions};
 use crate::incidents::{HarmTable, IncidentIndex};
-use crate::server::{build_collections, serve, AppState};
+use crate::server::map::MapAssets;
+use crate::server::raster_tiles::Heatmap;
+use crate::server::{build_collections, serve, AppState, Data};
 
 /// `hotspots serve`
 #[derive(Debug, Args)]
@@ -30,18 +33,27 @@ pub fn run(a: ServeArgs) -> Result<()> {
     let index = IncidentIndex::build(&l.store);
     let started = std::time::Instant::now();
     let collections = build_collections(&l.inputs(&index, &harm))?;
-    let surface = crate::density::compute_surface(
-        &l.pack,
-        &l.index,
-        &l.store,
-        &harm,
-        &crate::density::SurfaceOptions {
-            bandwidth: crate::density::BandwidthRule::Fixed(300.0),
+    let tiles = crate::server::vector_tiles::VectorTiles::new(&collections)?;
+    let map = MapAssets::load(&crate::server::map::default_assets_dir());
+    if !map.installed() {
+        eprintln!(
+            "warning: no Leaflet in {}: /map needs `npm ci --prefix web`",
+            map.dir.display()
+        );
+    }
+    let data = Data {
+        pack: l.pack,
+        districts: l.index,
+        store: l.store,
+        harm,
+    };
+    let heatmap = Heatmap::new(
+        &data,
+        SurfaceOptions {
+            bandwidth: BandwidthRule::Fixed(300.0),
             ..Default::default()
         },
     )?;
-    let scale = crate::server::raster_tiles::ramp_scale(&surface);
-    let tiles = crate::server::vector_tiles::VectorTiles::new(&collections)?;
     eprintln!(
         "{} collections computed in {:.1} s",
         collections.len(),
@@ -51,7 +63,9 @@ pub fn run(a: ServeArgs) -> Result<()> {
     rt.block_on(serve(
         AppState {
             collections,
-            density: Some((surface, scale)),
+            data,
+            heatmap,
+            map,
             tiles,
         },
         bind,

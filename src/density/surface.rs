@@ -82,7 +82,7 @@ pub enum Weighting {
 }
 
 /// Which incidents count. Empty lists mean "all".
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IncidentFilter {
     /// Offence groups to keep.
     pub groups: Vec<OffenceGroup>,

@@ -29,6 +29,12 @@ pub struct Collection {
     pub bboxes_bng: Vec<[f64; 4]>,
     /// Layer metadata.
     pub metadata: Value,
+    /// For layers that count incidents: each feature's incident rows, so a request can
+    /// count a selection (offence groups, period) inside it. `None`: the layer is a
+    /// statistic of all incidents and takes no selection.
+    pub members: Option<Vec<Vec<u32>>>,
+    /// First and last incident start (epoch minutes) for layers with members.
+    pub period_min: Option<[i32; 2]>,
 }
 
 fn bbox_of(geom: &Value) -> [f64; 4] {
@@ -73,6 +79,8 @@ impl Collection {
             features_bng,
             bboxes_bng,
             metadata: fc["metadata"].clone(),
+            members: None,
+            period_min: None,
         }
     }
 
@@ -123,6 +131,13 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
         districts(&bng)?,
     ));
     let area = area_profile(inp, &IncidentFilter::default());
+    let period = inp
+        .store
+        .from_min
+        .iter()
+        .fold(None, |acc: Option<[i32; 2]>, &m| {
+            Some(acc.map_or([m, m], |[a, b]| [a.min(m), b.max(m)]))
+        });
     for (id, title, purpose) in [
         ("hotspots", "Density hotspots", Purpose::All),
         ("grip", "Grip patrol places", Purpose::Grip),
@@ -145,6 +160,8 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
             layer.to_geojson(&rp, json!({}))?,
             layer.to_geojson(&bng, json!({}))?,
         );
+        c.members = Some(layer.spots.iter().map(|h| h.members.clone()).collect());
+        c.period_min = period;
         // When to act at each place: its peak windows and a Koper-style patrol plan.
         for (i, h) in layer.spots.iter().enumerate() {
             let p = Profile::of(inp.store, h.members.iter().map(|&r| r as usize));
@@ -181,13 +198,28 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
         }
         Ok(json!({"features": f, "metadata": gi.metadata}))
     };
-    out.push(Collection::from_fc(
+    let mut c = Collection::from_fc(
         "h3-counts",
         "Incidents per H3 cell (res 9)",
         "Incident counts and harm per H3 cell",
         counts(&rp)?,
         counts(&bng)?,
-    ));
+    );
+    // Feature k is the k-th cell with incidents.
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); gi.cells.len()];
+    for (r, cell) in placed.assigned.iter().enumerate() {
+        if let Some(cell) = cell {
+            rows[*cell as usize].push(r as u32);
+        }
+    }
+    c.members = Some(
+        (0..gi.cells.len())
+            .filter(|&i| gi.count[i] > 0.0)
+            .map(|i| std::mem::take(&mut rows[i]))
+            .collect(),
+    );
+    c.period_min = period;
+    out.push(c);
     match emerging_layer_on(inp, &req, placed) {
         Ok(e) => out.push(Collection::from_fc(
             "emerging",

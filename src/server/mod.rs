@@ -3,8 +3,10 @@
 //! state, and every bad request gets an application/problem+json 4xx.
 
 pub mod collections;
+pub mod map;
 pub mod ogc;
 pub mod raster_tiles;
+pub mod selection;
 pub mod vector_tiles;
 
 use std::net::SocketAddr;
@@ -12,13 +14,31 @@ use std::sync::Arc;
 
 pub use collections::{build_collections, Collection};
 
+/// The analysis inputs the server keeps.
+#[derive(Debug)]
+pub struct Data {
+    /// Boundaries.
+    pub pack: crate::boundaries::BoundaryPack,
+    /// Their index.
+    pub districts: crate::boundaries::DistrictIndex,
+    /// Incidents.
+    pub store: crate::incidents::IncidentStore,
+    /// Harm weights.
+    pub harm: crate::incidents::HarmTable,
+}
+
 /// Everything the handlers read.
 #[derive(Debug)]
 pub struct AppState {
     /// The collections, in listing order.
     pub collections: Vec<Collection>,
-    /// The density surface behind the heatmap tiles, and the top of its colour ramp.
-    pub density: Option<(crate::density::Surface, f64)>,
+    /// The boundaries and incidents the layers were computed from (never served as
+    /// points; selections are counted and smoothed from them).
+    pub data: Data,
+    /// The density surfaces behind the heatmap tiles.
+    pub heatmap: raster_tiles::Heatmap,
+    /// The map page's front-end library.
+    pub map: map::MapAssets,
     /// The collections prepared as vector tiles.
     pub tiles: vector_tiles::VectorTiles,
 }

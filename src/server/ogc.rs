@@ -64,6 +64,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/collections/{id}", get(collection))
         .route("/collections/{id}/items", get(items))
         .route("/collections/{id}/items/{fid}", get(item))
+        .route("/map", get(map_page))
+        .route("/map/assets/{*file}", get(map_asset))
         .route("/tiles/density/{z}/{x}/{y}", get(density_tile))
         .route("/tiles/{file}", get(tilejson))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(vector_tile))
@@ -147,6 +149,7 @@ async fn landing() -> Response {
                 {"href": "/", "rel": "self", "type": "application/json", "title": "this document"},
                 {"href": "/api", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "title": "the API definition"},
                 {"href": "/conformance", "rel": "conformance", "type": "application/json", "title": "conformance classes"},
+                {"href": "/map", "rel": "alternate", "type": "text/html", "title": "map of the layers"},
                 {"href": "/collections", "rel": "data", "type": "application/json", "title": "the collections"}
             ]
         }),
@@ -179,7 +182,11 @@ async fn api(State(s): State<Arc<AppState>>) -> Response {
         id_param,
         {"name": "bbox", "in": "query", "schema": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}, "style": "form", "explode": false},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
-        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+        {"name": "bbox-crs", "in": "query", "schema": {"type": "string", "enum": [CRS84, EPSG_27700]}},
+        {"name": "crs", "in": "query", "schema": {"type": "string", "enum": [CRS84, EPSG_27700]}},
+        {"name": "datetime", "in": "query", "description": "incidents starting in this RFC 3339 instant or interval (dates are Europe/London days); hotspots, grip, diversion and h3-counts only; adds selection_count", "schema": {"type": "string"}},
+        {"name": "offence_group", "in": "query", "description": "comma-separated offence groups; same collections as datetime", "schema": {"type": "string"}}
     ], "responses": {"200": {"description": "GeoJSON features", "content": {"application/geo+json": {}}}, "400": {"description": "bad parameter"}}}}));
     paths.insert("/collections/{id}/items/{fid}".into(), json!({"get": {"parameters": [id_param, {"name": "fid", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "one feature"}, "404": {"description": "unknown feature"}}}}));
     json_response(
@@ -190,6 +197,19 @@ async fn api(State(s): State<Arc<AppState>>) -> Response {
 
 fn collection_json(c: &super::Collection) -> Value {
     let e = c.extent();
+    let mut extent =
+        json!({"spatial": {"bbox": [e], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}});
+    if let Some([a, b]) = c.period_min {
+        let iso = |m: i32| {
+            jiff::Timestamp::from_second(i64::from(m) * 60)
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+        };
+        extent["temporal"] = json!({
+            "interval": [[iso(a), iso(b)]],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+        });
+    }
     json!({
         "id": c.id,
         "title": c.title,
@@ -197,7 +217,7 @@ fn collection_json(c: &super::Collection) -> Value {
         "itemType": "feature",
         "crs": [CRS84, EPSG_27700],
         "storageCrs": CRS84,
-        "extent": {"spatial": {"bbox": [e], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+        "extent": extent,
         "links": [
             {"href": format!("/collections/{}", c.id), "rel": "self", "type": "application/json"},
             {"href": format!("/collections/{}/items", c.id), "rel": "items", "type": "application/geo+json"}
@@ -299,7 +319,37 @@ async fn items(
         Some(Ok(b)) => Some(b),
         Some(Err(e)) => return problem(StatusCode::BAD_REQUEST, "Bad bbox", &e),
     };
+    let selection = match super::selection::parse_selection(&q) {
+        Ok(sel) => sel,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "Bad selection", &e),
+    };
+    // With a selection, each feature's count of selected incidents; features with none
+    // are left out.
+    let selected: Option<Vec<usize>> = match (&selection, &c.members) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Selection not supported",
+                &format!(
+                    "'{id}' is computed from all incidents and takes no datetime or offence_group; \
+                     these apply to hotspots, grip, diversion and h3-counts"
+                ),
+            )
+        }
+        (Some(sel), Some(members)) => Some(
+            members
+                .iter()
+                .map(|m| {
+                    m.iter()
+                        .filter(|&&r| sel.filter.keep(&s.data.store, r as usize))
+                        .count()
+                })
+                .collect(),
+        ),
+    };
     let matched: Vec<usize> = (0..c.features.len())
+        .filter(|&i| selected.as_ref().is_none_or(|n| n[i] > 0))
         .filter(|&i| {
             bbox.is_none_or(|b| {
                 let f = if bbox_bng {
@@ -312,15 +362,22 @@ async fn items(
         })
         .collect();
     let source = if bng { &c.features_bng } else { &c.features };
-    let page: Vec<&Value> = matched
+    let page: Vec<std::borrow::Cow<'_, Value>> = matched
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|&i| &source[i])
+        .map(|&i| match &selected {
+            None => std::borrow::Cow::Borrowed(&source[i]),
+            Some(n) => {
+                let mut f = source[i].clone();
+                f["properties"]["selection_count"] = json!(n[i]);
+                std::borrow::Cow::Owned(f)
+            }
+        })
         .collect();
     let base = |o: usize| {
         let mut u = format!("/collections/{id}/items?limit={limit}&offset={o}");
-        for k in ["bbox", "bbox-crs", "crs"] {
+        for k in ["bbox", "bbox-crs", "crs", "datetime", "offence_group"] {
             if let Some(v) = q.get(k) {
                 u.push_str(&format!("&{k}={v}"));
             }
@@ -540,14 +597,8 @@ fn render_html(v: &Value) -> String {
 async fn density_tile(
     State(s): State<Arc<AppState>>,
     Path((z, x, y)): Path<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some((surface, scale)) = &s.density else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "No density layer",
-            "the server has no density surface",
-        );
-    };
     let parsed = (
         z.parse::<u8>(),
         x.parse::<u32>(),
@@ -560,9 +611,33 @@ async fn density_tile(
             "expected /tiles/density/{z}/{x}/{y}.png with integers",
         );
     };
-    match super::raster_tiles::render_tile(surface, *scale, z, x, y) {
-        Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
-        Err(e) => problem(StatusCode::BAD_REQUEST, "Bad tile address", &e),
+    let selection = match super::selection::parse_selection(&q) {
+        Ok(sel) => sel,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "Bad selection", &e),
+    };
+    // A new selection means a new surface (a fraction of a second): off the async workers.
+    let rendered = tokio::task::spawn_blocking(move || {
+        let ramped = s
+            .heatmap
+            .surface(&s.data, selection.as_ref())
+            .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        match ramped {
+            Some(r) => super::raster_tiles::render_tile(&r.surface, r.scale, z, x, y)
+                .map_err(|e| (StatusCode::BAD_REQUEST, e)),
+            None => super::raster_tiles::check_tile(z, x, y)
+                .map(|_| super::raster_tiles::blank_tile())
+                .map_err(|e| (StatusCode::BAD_REQUEST, e)),
+        }
+    })
+    .await;
+    match rendered {
+        Ok(Ok(png)) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        Ok(Err((st, e))) => problem(st, "Cannot draw tile", &e),
+        Err(e) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Tile rendering failed",
+            &e.to_string(),
+        ),
     }
 }
 
@@ -622,5 +697,34 @@ async fn vector_tile(
             problem(StatusCode::NOT_FOUND, "Unknown tile layer", &e.to_string())
         }
         Err(e) => problem(StatusCode::BAD_REQUEST, "Bad tile address", &e.to_string()),
+    }
+}
+
+/// The map page.
+async fn map_page() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        super::map::MAP_HTML,
+    )
+        .into_response()
+}
+
+/// The map page's library files.
+async fn map_asset(State(s): State<Arc<AppState>>, Path(file): Path<String>) -> Response {
+    match s.map.get(&file) {
+        Some((bytes, media)) => ([(header::CONTENT_TYPE, *media)], bytes.clone()).into_response(),
+        None if !s.map.installed() => problem(
+            StatusCode::NOT_FOUND,
+            "Map library not installed",
+            &format!(
+                "no Leaflet in {}: run `npm ci --prefix web` (see the README) and restart",
+                s.map.dir.display()
+            ),
+        ),
+        None => problem(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            &format!("no map asset '{file}'"),
+        ),
     }
 }

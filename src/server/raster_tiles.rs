@@ -4,7 +4,11 @@
 use std::cell::RefCell;
 
 use crate::crs::Transformer;
-use crate::density::Surface;
+use std::sync::Arc;
+
+use super::selection::Selection;
+use super::Data;
+use crate::density::{compute_surface, Surface, SurfaceError, SurfaceOptions};
 use crate::temporal::chart::ramp;
 
 /// Tile side, pixels.
@@ -29,15 +33,8 @@ pub fn pixel_to_lonlat(z: u8, gx: f64, gy: f64) -> (f64, f64) {
     (lon, lat)
 }
 
-/// Renders tile z/x/y of `surface`, values scaled so `scale` is the top of the ramp.
 /// `Err` for a tile outside the zoom range or the world.
-pub fn render_tile(
-    surface: &Surface,
-    scale: f64,
-    z: u8,
-    x: u32,
-    y: u32,
-) -> Result<Vec<u8>, String> {
+pub fn check_tile(z: u8, x: u32, y: u32) -> Result<(), String> {
     if z > MAX_ZOOM {
         return Err(format!("zoom {z} is above {MAX_ZOOM}"));
     }
@@ -47,6 +44,19 @@ pub fn render_tile(
             "tile {z}/{x}/{y} is outside the world (0..{n} at zoom {z})"
         ));
     }
+    Ok(())
+}
+
+/// Renders tile z/x/y of `surface`, values scaled so `scale` is the top of the ramp.
+/// `Err` for a tile outside the zoom range or the world.
+pub fn render_tile(
+    surface: &Surface,
+    scale: f64,
+    z: u8,
+    x: u32,
+    y: u32,
+) -> Result<Vec<u8>, String> {
+    check_tile(z, x, y)?;
     // BNG positions at a lattice over the tile, by PROJ; pixels interpolate between them.
     let step = TILE_PX as f64 / (LATTICE - 1) as f64;
     let mut lattice: Vec<(f64, f64)> = Vec::with_capacity(LATTICE * LATTICE);
@@ -131,6 +141,92 @@ pub fn ramp_scale(surface: &Surface) -> f64 {
     }
     v.sort_by(f64::total_cmp);
     v[((v.len() as f64 * 0.99) as usize).min(v.len() - 1)]
+}
+
+/// A surface and the top of its colour ramp.
+#[derive(Debug)]
+pub struct Ramped {
+    /// The KDE surface.
+    pub surface: Surface,
+    /// Density drawn at full colour (the 99th percentile of land cells).
+    pub scale: f64,
+}
+
+impl Ramped {
+    fn new(surface: Surface) -> Self {
+        let scale = ramp_scale(&surface);
+        Ramped { surface, scale }
+    }
+}
+
+/// Surfaces selected for ahead of time.
+const SELECTION_SURFACES: usize = 24;
+
+/// The heatmap behind the PNG tiles: the surface of every incident, and on demand the
+/// surface of a selection (offence groups, period), each computed once and cached. Each
+/// surface has its own ramp, so a map shows where the selection concentrates.
+pub struct Heatmap {
+    opts: SurfaceOptions,
+    all: Arc<Ramped>,
+    by_selection: quick_cache::sync::Cache<String, Option<Arc<Ramped>>>,
+}
+
+impl std::fmt::Debug for Heatmap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Heatmap(bandwidth {} m)", self.all.surface.bandwidth_m)
+    }
+}
+
+impl Heatmap {
+    /// Computes the full surface with `opts` (its filter is the base of every selection).
+    pub fn new(data: &Data, opts: SurfaceOptions) -> Result<Self, SurfaceError> {
+        let all = compute_surface(&data.pack, &data.districts, &data.store, &data.harm, &opts)?;
+        Ok(Heatmap {
+            opts,
+            all: Arc::new(Ramped::new(all)),
+            by_selection: quick_cache::sync::Cache::new(SELECTION_SURFACES),
+        })
+    }
+
+    /// The surface for `sel` (`None`: every incident); `Ok(None)` when nothing is selected.
+    /// Concurrent callers for the same selection wait for one computation.
+    pub fn surface(
+        &self,
+        data: &Data,
+        sel: Option<&Selection>,
+    ) -> Result<Option<Arc<Ramped>>, SurfaceError> {
+        let Some(sel) = sel else {
+            return Ok(Some(self.all.clone()));
+        };
+        self.by_selection.get_or_insert_with(&sel.key, || {
+            let mut opts = self.opts.clone();
+            opts.filter.groups = sel.filter.groups.clone();
+            opts.filter.from_min = sel.filter.from_min;
+            opts.filter.to_min = sel.filter.to_min;
+            match compute_surface(&data.pack, &data.districts, &data.store, &data.harm, &opts) {
+                Ok(s) => Ok(Some(Arc::new(Ramped::new(s)))),
+                Err(SurfaceError::NoIncidents) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
+
+/// A fully transparent tile.
+pub fn blank_tile() -> Vec<u8> {
+    static BLANK: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BLANK
+        .get_or_init(|| {
+            let mut out = Vec::new();
+            let mut enc = png::Encoder::new(&mut out, TILE_PX as u32, TILE_PX as u32);
+            enc.set_color(png::ColorType::Rgba);
+            enc.set_depth(png::BitDepth::Eight);
+            if let Ok(mut w) = enc.write_header() {
+                let _ = w.write_image_data(&vec![0u8; TILE_PX * TILE_PX * 4]);
+            }
+            out
+        })
+        .clone()
 }
 
 #[cfg(test)]
