@@ -342,3 +342,71 @@ fn ogc_api_features_over_real_http() {
         Err(_) => eprintln!("SKIP ogrinfo check: gdal-bin is not installed"),
     }
 }
+
+/// `--config FILE`: CORS limited to one origin, a wider heatmap kernel, the incidents
+/// and rejects paths read relative to the file, and command-line flags winning over it.
+#[test]
+fn serve_reads_a_config_file() {
+    let dir = tmp();
+    let csv = fixture(
+        dir.path(),
+        "small.csv",
+        hotspots::fixtures::FixtureOptions {
+            seed: 7,
+            count: 3000,
+            ..Default::default()
+        },
+    );
+    let cfg = write(
+        dir.path(),
+        "hotspots.toml",
+        &format!(
+            "bind = \"127.0.0.1:1\"\nincidents = [\"{}\"]\nrejects = \"out-rejects.csv\"\n\
+             [cors]\nallow_origins = [\"https://gis.example.org\"]\n\
+             [heatmap]\nbandwidth_m = 450.0\n",
+            csv.file_name().unwrap().to_string_lossy()
+        ),
+    );
+    // start_server passes --bind 127.0.0.1:0, which must win over the file's port 1.
+    let srv = start_server(&["--config", cfg.to_str().unwrap()]);
+    let a = srv.addr.as_str();
+    assert!(!a.ends_with(":1"), "{a}");
+    let (st, h, _) = http_get_with(a, "/collections", &[("Origin", "https://gis.example.org")]);
+    assert_eq!(st, 200);
+    assert_eq!(
+        header(&h, "access-control-allow-origin"),
+        Some("https://gis.example.org")
+    );
+    let (_, h, _) = http_get_with(
+        a,
+        "/collections",
+        &[("Origin", "https://elsewhere.example")],
+    );
+    assert_eq!(header(&h, "access-control-allow-origin"), None);
+    // The configured incidents were read, and the heatmap uses the configured kernel.
+    let (_, _, body) = http_get(a, "/collections/h3-counts/items?limit=10000");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let total: f64 = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["count"].as_f64().unwrap())
+        .sum();
+    assert!(total <= 3000.0 && total > 2500.0, "{total}");
+    let (_, _, body) = http_get(a, "/tiles/density.json");
+    let tj: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        tj["description"].as_str().unwrap().contains("450 m"),
+        "{tj}"
+    );
+    // start_server's --rejects /dev/null wins over the file's rejects path too.
+    assert!(!dir.path().join("out-rejects.csv").exists());
+
+    // A misspelt key is refused, naming the file, the line and the key.
+    let bad = write(dir.path(), "bad.toml", "[cors]\nallow_origin = [\"*\"]\n");
+    let err = run_err(&["serve", "--config", bad.to_str().unwrap()]);
+    assert!(
+        err.contains("bad.toml") && err.contains("line 2") && err.contains("allow_origin"),
+        "{err}"
+    );
+}

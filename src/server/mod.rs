@@ -3,6 +3,7 @@
 //! state, and every bad request gets an application/problem+json 4xx.
 
 pub mod collections;
+pub mod config;
 pub mod map;
 pub mod ogc;
 pub mod raster_tiles;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub data: Data,
     /// The density surfaces behind the heatmap tiles.
     pub heatmap: raster_tiles::Heatmap,
+    /// Which browser origins may read the API.
+    pub cors: config::CorsConfig,
     /// The map page's front-end library.
     pub map: map::MapAssets,
     /// The collections prepared as vector tiles.

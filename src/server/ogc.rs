@@ -56,7 +56,8 @@ pub const DEFAULT_LIMIT: usize = 100;
 
 /// All routes.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let cors = state.cors.layer();
+    let r = Router::new()
         .route("/", get(landing))
         .route("/conformance", get(conformance))
         .route("/api", get(api))
@@ -73,8 +74,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
         .layer(axum::middleware::from_fn(html_negotiation))
         .layer(axum::middleware::from_fn(etag_and_cache))
-        .layer(tower_http::compression::CompressionLayer::new())
-        .layer(tower_http::cors::CorsLayer::permissive())
+        .layer(tower_http::compression::CompressionLayer::new());
+    match cors {
+        Some(c) => r.layer(c),
+        None => r,
+    }
 }
 
 /// Adds a strong ETag (SHA-256 of the body) and Cache-Control to successful responses, and
@@ -648,6 +652,18 @@ async fn tilejson(
     headers: axum::http::HeaderMap,
 ) -> Response {
     let id = file.strip_suffix(".json").unwrap_or(&file);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("127.0.0.1");
+    let base = format!("http://{host}");
+    if id == "density" {
+        return json_response("application/json", s.heatmap.tilejson(&base));
+    }
     let Some(l) = s.tiles.layer(id) else {
         return problem(
             StatusCode::NOT_FOUND,
@@ -663,15 +679,7 @@ async fn tilejson(
             ),
         );
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("127.0.0.1");
-    json_response("application/json", l.tilejson(&format!("http://{host}")))
+    json_response("application/json", l.tilejson(&base))
 }
 
 /// A Mapbox Vector Tile: `/tiles/{layer}/{z}/{x}/{y}.mvt`.

@@ -212,6 +212,28 @@ impl Heatmap {
     }
 }
 
+impl Heatmap {
+    /// TileJSON 3.0.0 of the PNG tiles; `base` is the server's absolute URL.
+    pub fn tilejson(&self, base: &str) -> serde_json::Value {
+        serde_json::json!({
+            "tilejson": "3.0.0",
+            "name": "density",
+            "description": format!(
+                "Incident density: {} kernel, {:.0} m bandwidth, {:.0} m cells, colour-ramped to the 99th percentile of land cells; transparent off land. Add offence_group= and datetime= to the tile URL for a selection.",
+                self.opts.kernel.slug(),
+                self.all.surface.bandwidth_m,
+                self.opts.cell_m
+            ),
+            "version": "1.0.0",
+            "attribution": "Contains OS data © Crown copyright and database right; ONS boundaries (Open Government Licence v3.0)",
+            "scheme": "xyz",
+            "tiles": [format!("{base}/tiles/density/{{z}}/{{x}}/{{y}}.png")],
+            "minzoom": 0,
+            "maxzoom": MAX_ZOOM,
+        })
+    }
+}
+
 /// A fully transparent tile.
 pub fn blank_tile() -> Vec<u8> {
     static BLANK: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();

@@ -1,0 +1,312 @@
+//! `hotspots serve --config FILE`: the service's settings in TOML. Every key is optional;
+//! flags on the command line win over the file, and relative paths are read from the
+//! file's own folder. Unknown keys are errors, so a misspelt setting is never ignored.
+//!
+//! ```toml
+//! bind = "0.0.0.0:8080"
+//! boundaries = "boundaries/kent_medway.geojson"
+//! incidents = ["data/2025.csv"]
+//! rejects = "out/rejects.csv"
+//! map_assets = "web/node_modules/leaflet/dist"
+//!
+//! [cors]
+//! allow_origins = ["https://gis.example.org"]   # ["*"]: any; []: no CORS headers
+//! max_age_s = 3600
+//!
+//! [heatmap]
+//! bandwidth_m = 300.0
+//! cell_m = 50.0
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// Why a configuration cannot be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// TOML syntax or a wrong key or type (the message names the line and the key).
+    #[error("{file}: {message}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// toml's message, with line and column.
+        message: String,
+    },
+    /// A value outside its range.
+    #[error("{file}: {field}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The key.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Which browser origins may read the API (Cross-Origin Resource Sharing).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Allowed origins (`scheme://host[:port]`); `"*"` allows any; empty sends no CORS
+    /// headers at all.
+    #[serde(default = "any_origin")]
+    pub allow_origins: Vec<String>,
+    /// How long a browser may cache a preflight answer, seconds.
+    #[serde(default = "default_max_age_s")]
+    pub max_age_s: u64,
+}
+
+fn any_origin() -> Vec<String> {
+    vec!["*".into()]
+}
+
+fn default_max_age_s() -> u64 {
+    3600
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        CorsConfig {
+            allow_origins: any_origin(),
+            max_age_s: default_max_age_s(),
+        }
+    }
+}
+
+impl CorsConfig {
+    /// The tower-http layer for this policy (`None`: no CORS headers). Read-only API:
+    /// GET, HEAD and OPTIONS; ETag and Content-Crs are exposed to scripts.
+    pub fn layer(&self) -> Option<CorsLayer> {
+        use axum::http::{header, HeaderName, HeaderValue, Method};
+        if self.allow_origins.is_empty() {
+            return None;
+        }
+        let origin = if self.allow_origins.iter().any(|o| o == "*") {
+            AllowOrigin::any()
+        } else {
+            AllowOrigin::list(
+                self.allow_origins
+                    .iter()
+                    .filter_map(|o| HeaderValue::from_str(o).ok()),
+            )
+        };
+        Some(
+            CorsLayer::new()
+                .allow_origin(origin)
+                .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+                .allow_headers([
+                    header::ACCEPT,
+                    header::IF_NONE_MATCH,
+                    header::ACCEPT_ENCODING,
+                ])
+                .expose_headers([header::ETAG, HeaderName::from_static("content-crs")])
+                .max_age(std::time::Duration::from_secs(self.max_age_s)),
+        )
+    }
+}
+
+/// The heatmap's kernel settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HeatmapConfig {
+    /// Fixed quartic bandwidth, metres.
+    #[serde(default = "default_bandwidth_m")]
+    pub bandwidth_m: f64,
+    /// Grid cell side, metres.
+    #[serde(default = "default_cell_m")]
+    pub cell_m: f64,
+}
+
+fn default_bandwidth_m() -> f64 {
+    300.0
+}
+
+fn default_cell_m() -> f64 {
+    50.0
+}
+
+impl Default for HeatmapConfig {
+    fn default() -> Self {
+        HeatmapConfig {
+            bandwidth_m: default_bandwidth_m(),
+            cell_m: default_cell_m(),
+        }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address to listen on, HOST:PORT.
+    pub bind: Option<String>,
+    /// Boundary pack (GeoJSON).
+    pub boundaries: Option<PathBuf>,
+    /// Incident CSV files.
+    #[serde(default)]
+    pub incidents: Vec<PathBuf>,
+    /// Offence → group mapping table.
+    pub offence_map: Option<PathBuf>,
+    /// Where rejected rows go.
+    pub rejects: Option<PathBuf>,
+    /// Leaflet's `dist` folder for the map page.
+    pub map_assets: Option<PathBuf>,
+    /// CORS policy.
+    #[serde(default)]
+    pub cors: CorsConfig,
+    /// Heatmap settings.
+    #[serde(default)]
+    pub heatmap: HeatmapConfig,
+}
+
+impl ServeConfig {
+    /// Parses `text` (named `file` in errors); relative paths are joined to `base`.
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Self, ConfigError> {
+        let mut c: ServeConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let rebase = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        c.boundaries.iter_mut().for_each(rebase);
+        c.incidents.iter_mut().for_each(rebase);
+        c.offence_map.iter_mut().for_each(rebase);
+        c.rejects.iter_mut().for_each(rebase);
+        c.map_assets.iter_mut().for_each(rebase);
+        let invalid = |field, message: String| ConfigError::Invalid {
+            file: file.to_string(),
+            field,
+            message,
+        };
+        for (field, v) in [
+            ("heatmap.bandwidth_m", c.heatmap.bandwidth_m),
+            ("heatmap.cell_m", c.heatmap.cell_m),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(invalid(
+                    field,
+                    format!("{v} must be a positive number of metres"),
+                ));
+            }
+        }
+        if c.heatmap.cell_m < 5.0 {
+            return Err(invalid(
+                "heatmap.cell_m",
+                format!(
+                    "{} m cells would not fit in memory for a county",
+                    c.heatmap.cell_m
+                ),
+            ));
+        }
+        for o in &c.cors.allow_origins {
+            let ok = o == "*"
+                || ((o.starts_with("http://") || o.starts_with("https://"))
+                    && !o.ends_with('/')
+                    && axum::http::HeaderValue::from_str(o).is_ok());
+            if !ok {
+                return Err(invalid(
+                    "cors.allow_origins",
+                    format!("'{o}' is not \"*\" or an origin like https://gis.example.org"),
+                ));
+            }
+        }
+        Ok(c)
+    }
+
+    /// Reads and parses `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, &file, base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let c = ServeConfig::parse("", "x.toml", Path::new("/etc")).unwrap();
+        assert_eq!(c, ServeConfig::default());
+        assert_eq!(c.cors.allow_origins, vec!["*"]);
+        assert_eq!(c.heatmap.bandwidth_m, 300.0);
+    }
+
+    #[test]
+    fn relative_paths_are_read_from_the_file_folder() {
+        let c = ServeConfig::parse(
+            "incidents = [\"a.csv\", \"/abs/b.csv\"]\nboundaries = \"p.geojson\"",
+            "x.toml",
+            Path::new("/srv/hotspots"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.incidents,
+            vec![
+                PathBuf::from("/srv/hotspots/a.csv"),
+                PathBuf::from("/abs/b.csv")
+            ]
+        );
+        assert_eq!(c.boundaries, Some(PathBuf::from("/srv/hotspots/p.geojson")));
+    }
+
+    #[test]
+    fn mistakes_name_the_file_line_and_key() {
+        let e = ServeConfig::parse(
+            "bind = \"x\"\n[cors]\nallow_origin = [\"*\"]\n",
+            "svc.toml",
+            Path::new("."),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("svc.toml: "), "{e}");
+        assert!(e.contains("line 3") && e.contains("allow_origin"), "{e}");
+        let e = ServeConfig::parse(
+            "[heatmap]\nbandwidth_m = -5.0\n",
+            "svc.toml",
+            Path::new("."),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("heatmap.bandwidth_m"), "{e}");
+        let e = ServeConfig::parse(
+            "[cors]\nallow_origins = [\"gis.example.org\"]\n",
+            "svc.toml",
+            Path::new("."),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cors.allow_origins"), "{e}");
+    }
+
+    #[test]
+    fn cors_policies() {
+        assert!(CorsConfig {
+            allow_origins: vec![],
+            max_age_s: 1
+        }
+        .layer()
+        .is_none());
+        assert!(CorsConfig::default().layer().is_some());
+    }
+}
