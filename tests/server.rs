@@ -159,6 +159,10 @@ fn ogc_api_features_over_real_http() {
     assert!(body.is_empty());
     let (_, h, _) = http_get_with(a, "/collections/grip/items", &[("Accept-Encoding", "gzip")]);
     assert_eq!(header(&h, "content-encoding"), Some("gzip"));
+    // Answers are cached per representation: a plain client after a gzip one gets JSON.
+    let (_, h, body) = http_get(a, "/collections/grip/items");
+    assert_eq!(header(&h, "content-encoding"), None);
+    assert!(body.starts_with('{'));
     let (_, h, _) = http_get_with(a, "/collections", &[("Origin", "https://example.org")]);
     assert_eq!(header(&h, "access-control-allow-origin"), Some("*"));
     // HTML by f= or by a browser's Accept; unknown f is a 400.

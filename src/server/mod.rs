@@ -2,6 +2,7 @@
 //! Layers are computed once at start; handlers only read them, so no request can change
 //! state, and every bad request gets an application/problem+json 4xx.
 
+pub mod cache;
 pub mod collections;
 pub mod config;
 pub mod map;

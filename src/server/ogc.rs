@@ -74,7 +74,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
         .layer(axum::middleware::from_fn(html_negotiation))
         .layer(axum::middleware::from_fn(etag_and_cache))
-        .layer(tower_http::compression::CompressionLayer::new());
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(super::cache::ResponseCache::default()),
+            super::cache::cached,
+        ));
     match cors {
         Some(c) => r.layer(c),
         None => r,
@@ -455,34 +459,20 @@ async fn item(
 /// HTML page: the title, the links as anchors, and for feature collections a table of
 /// feature properties. `f=json` forces JSON; other `f` values are a 400.
 async fn html_negotiation(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let f = req.uri().query().and_then(|q| {
-        q.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == "f")
-            .map(|(_, v)| v.to_string())
-    });
+    let f = super::cache::f_param(req.uri().query());
     let accept = req
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let html = match f.as_deref() {
-        Some("html") => true,
-        Some("json") | None => {
-            f.is_none()
-                && accept
-                    .find("text/html")
-                    .is_some_and(|h| accept.find("json").is_none_or(|j| h < j))
-        }
-        Some(other) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "Bad f",
-                &format!("f={other}: expected json or html"),
-            )
-        }
-    };
+        .unwrap_or("");
+    if let Some(other) = f.as_deref().filter(|f| *f != "html" && *f != "json") {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad f",
+            &format!("f={other}: expected json or html"),
+        );
+    }
+    let html = super::cache::wants_html(f.as_deref(), accept);
     let resp = next.run(req).await;
     let is_json = resp
         .headers()

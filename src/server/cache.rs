@@ -1,0 +1,164 @@
+//! A cache of whole responses. Layers change only at restart, so a GET's answer depends
+//! only on its path and query and on two request headers: whether it asks for HTML
+//! (`f=html` or a browser's Accept) and whether it accepts gzip. Successful answers are
+//! kept, compressed and tagged, up to [`CACHE_BYTES`]; a repeat costs a lookup and a
+//! reference-counted copy, and a matching If-None-Match is answered 304 at once.
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::Response;
+
+/// Bytes of bodies kept.
+pub const CACHE_BYTES: u64 = 512 * 1024 * 1024;
+/// Largest body kept.
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// What a response depends on besides the layers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// Path and query, as sent.
+    pub uri: String,
+    /// Whether the HTML rendering was asked for.
+    pub html: bool,
+    /// Whether gzip is accepted.
+    pub gzip: bool,
+}
+
+/// A kept response.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+#[derive(Debug, Clone)]
+struct ByBytes;
+
+impl quick_cache::Weighter<Key, Entry> for ByBytes {
+    fn weight(&self, k: &Key, v: &Entry) -> u64 {
+        (k.uri.len() + v.body.len() + 256) as u64
+    }
+}
+
+/// The cache.
+pub struct ResponseCache {
+    inner: quick_cache::sync::Cache<Key, Entry, ByBytes>,
+}
+
+impl std::fmt::Debug for ResponseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ResponseCache({} entries)", self.inner.len())
+    }
+}
+
+impl Default for ResponseCache {
+    fn default() -> Self {
+        ResponseCache {
+            inner: quick_cache::sync::Cache::with_weighter(10_000, CACHE_BYTES, ByBytes),
+        }
+    }
+}
+
+/// True when the request asks for HTML: `f=html`, or no `f` and an Accept header that
+/// names text/html before any JSON type.
+pub fn wants_html(f: Option<&str>, accept: &str) -> bool {
+    match f {
+        Some(f) => f == "html",
+        None => accept
+            .find("text/html")
+            .is_some_and(|h| accept.find("json").is_none_or(|j| h < j)),
+    }
+}
+
+/// The `f` query parameter, if any.
+pub fn f_param(query: Option<&str>) -> Option<String> {
+    query.and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "f")
+            .map(|(_, v)| v.to_string())
+    })
+}
+
+/// The middleware: answers from the cache, or runs the request and keeps a 200.
+pub async fn cached(
+    axum::extract::State(cache): axum::extract::State<std::sync::Arc<ResponseCache>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.method() != Method::GET {
+        return next.run(req).await;
+    }
+    let h = req.headers();
+    let text = |name| {
+        h.get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let key = Key {
+        uri: req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+        html: wants_html(f_param(req.uri().query()).as_deref(), text(header::ACCEPT)),
+        gzip: text(header::ACCEPT_ENCODING).contains("gzip"),
+    };
+    let inm = text(header::IF_NONE_MATCH).to_string();
+    if let Some(e) = cache.inner.get(&key) {
+        let mut r = Response::new(Body::empty());
+        *r.headers_mut() = e.headers.clone();
+        if !inm.is_empty()
+            && e.headers
+                .get(header::ETAG)
+                .is_some_and(|t| t == inm.as_str())
+        {
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            r.headers_mut().remove(header::CONTENT_LENGTH);
+        } else {
+            *r.body_mut() = Body::from(e.body);
+        }
+        return r;
+    }
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::OK {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 256 * 1024 * 1024).await else {
+        return super::ogc::problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Body too large",
+            "response could not be buffered",
+        );
+    };
+    if bytes.len() <= MAX_BODY_BYTES {
+        cache.inner.insert(
+            key,
+            Entry {
+                headers: parts.headers.clone(),
+                body: bytes.clone(),
+            },
+        );
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_asked_for_by_f_or_by_accept_order() {
+        assert!(wants_html(Some("html"), "application/json"));
+        assert!(!wants_html(Some("json"), "text/html"));
+        assert!(wants_html(
+            None,
+            "text/html,application/xhtml+xml,*/*;q=0.8"
+        ));
+        assert!(!wants_html(None, "application/geo+json, text/html"));
+        assert!(!wants_html(None, "*/*"));
+        assert_eq!(f_param(Some("limit=3&f=html")), Some("html".into()));
+        assert_eq!(f_param(Some("limit=3")), None);
+    }
+}
