@@ -394,9 +394,9 @@ async fn items(
     };
     let mut links =
         vec![json!({"href": base(offset), "rel": "self", "type": "application/geo+json"})];
-    if offset + page.len() < matched.len() {
+    if offset.saturating_add(page.len()) < matched.len() {
         links.push(
-            json!({"href": base(offset + limit), "rel": "next", "type": "application/geo+json"}),
+            json!({"href": base(offset.saturating_add(limit)), "rel": "next", "type": "application/geo+json"}),
         );
     }
     if offset > 0 {
