@@ -1,7 +1,8 @@
 //! Which district contains a point: an rstar index of district parts, exact point-in-polygon,
 //! and a lookup grid that answers most points without touching a polygon.
 
-use geo::{BoundingRect, Coord, Intersects, MultiPolygon};
+use geo::coordinate_position::{CoordPos, CoordinatePosition};
+use geo::{BoundingRect, Coord, MultiPolygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 
@@ -9,6 +10,9 @@ use super::BoundaryPack;
 
 /// Side of a lookup-grid cell, metres.
 const LOOKUP_CELL_M: f64 = 50.0;
+/// A district part's bounding box with (district index, part index).
+type PartBox = GeomWithData<Rectangle<[f64; 2]>, (u8, u32)>;
+
 /// Lookup value: the cell lies wholly outside every district.
 const OUTSIDE: u8 = 0;
 /// Lookup value: a boundary crosses the cell; ask the polygons.
@@ -23,7 +27,8 @@ const MIXED: u8 = u8::MAX;
 #[derive(Debug, Clone)]
 pub struct DistrictIndex {
     shapes: Vec<MultiPolygon<f64>>,
-    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u8>>,
+    /// Each district part's bounding box with (district, part).
+    tree: RTree<PartBox>,
     x0_m: f64,
     y0_m: f64,
     nx: usize,
@@ -38,11 +43,11 @@ impl DistrictIndex {
             pack.districts.iter().map(|d| d.geometry.clone()).collect();
         let mut parts = Vec::new();
         for (i, mp) in shapes.iter().enumerate() {
-            for poly in &mp.0 {
+            for (k, poly) in mp.0.iter().enumerate() {
                 if let Some(r) = poly.bounding_rect() {
                     parts.push(GeomWithData::new(
                         Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                        i as u8,
+                        (i as u8, k as u32),
                     ));
                 }
             }
@@ -144,6 +149,17 @@ impl DistrictIndex {
         }
     }
 
+    /// The area the districts cover, `[xmin, ymin, xmax, ymax]` in metres (`None` for an
+    /// empty pack).
+    pub fn extent_m(&self) -> Option<[f64; 4]> {
+        (self.nx > 0 && self.ny > 0).then_some([
+            self.x0_m,
+            self.y0_m,
+            self.x0_m + self.nx as f64 * LOOKUP_CELL_M,
+            self.y0_m + self.ny as f64 * LOOKUP_CELL_M,
+        ])
+    }
+
     /// District index containing the point: rstar candidates by bounding box, then exact
     /// point-in-polygon (boundary inclusive), lowest index first.
     pub fn locate_exact(&self, x_m: f64, y_m: f64) -> Option<u8> {
@@ -153,11 +169,13 @@ impl DistrictIndex {
             .tree
             .locate_in_envelope_intersecting(&AABB::from_point([x_m, y_m]))
         {
-            let d = cand.data;
+            let (d, part) = cand.data;
             if best.is_some_and(|b| b <= d) {
                 continue;
             }
-            if self.shapes[d as usize].intersects(&p) {
+            // Only the part whose box matched, and without recomputing its box.
+            let poly = &self.shapes[d as usize].0[part as usize];
+            if poly.coordinate_position(&p) != CoordPos::Outside {
                 best = Some(d);
             }
         }

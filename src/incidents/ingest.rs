@@ -4,14 +4,13 @@
 //! in one PROJ call per chunk, assigned to districts, checked for duplicate ids and appended
 //! to the store in file order. Every row ends up accepted or rejected with a reason.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::hash::BuildHasher;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -20,7 +19,7 @@ use super::reject::{FileReport, IngestReport, RejectReason, Rejection};
 use super::store::{IncidentStore, NewIncident, AGE_UNKNOWN, FLAG_MONTH_ONLY, FLAG_NO_END};
 use super::time::{parse_datetime, parse_month, EpochMinutes};
 use crate::boundaries::DistrictIndex;
-use crate::crs::{CrsError, Transformer};
+use crate::crs::{CrsError, LatticeTransformer, Transformer};
 
 /// Rows validated before one batch transform.
 const CHUNK_ROWS: usize = 4096;
@@ -263,10 +262,40 @@ impl Default for IngestOptions {
     }
 }
 
+/// WGS84 bounds of the districts with a margin of 0.05° (about 4 km), where the ingest
+/// lattice is built; anything outside it goes through PROJ directly.
+fn lattice_bounds(index: &DistrictIndex) -> Result<[f64; 4], CrsError> {
+    let Some([x0, y0, x1, y1]) = index.extent_m() else {
+        // No districts: a token lattice; every point goes to PROJ.
+        return Ok([0.0, 51.0, 0.01, 51.01]);
+    };
+    let mut corners = Vec::new();
+    for k in 0..=8 {
+        let t = f64::from(k) / 8.0;
+        corners.extend([
+            (x0 + (x1 - x0) * t, y0),
+            (x0 + (x1 - x0) * t, y1),
+            (x0, y0 + (y1 - y0) * t),
+            (x1, y0 + (y1 - y0) * t),
+        ]);
+    }
+    Transformer::bng_to_wgs84()?.convert_in_place(&mut corners)?;
+    let b = corners.iter().fold(
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ],
+        |b, &(x, y)| [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)],
+    );
+    Ok([b[0] - 0.05, b[1] - 0.05, b[2] + 0.05, b[3] + 0.05])
+}
+
 /// Reads incident files into an [`IncidentStore`], accounting for every row.
 pub struct Ingester<'a> {
     index: &'a DistrictIndex,
-    to_bng: Transformer,
+    to_bng: LatticeTransformer,
     opts: IngestOptions,
     offence_cache: HashMap<Box<[u8]>, (u16, OffenceGroup)>,
     store: IncidentStore,
@@ -281,7 +310,7 @@ impl<'a> Ingester<'a> {
     pub fn new(index: &'a DistrictIndex, opts: IngestOptions) -> Result<Self, IngestError> {
         Ok(Self {
             index,
-            to_bng: Transformer::wgs84_to_bng()?,
+            to_bng: LatticeTransformer::wgs84_to_bng(lattice_bounds(index)?)?,
             opts,
             offence_cache: HashMap::new(),
             store: IncidentStore::new(),
