@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP benchmark of `hotspots serve` on loopback with wrk (Debian package `wrk`):
-#  1. hotspot items (/collections/hotspots/items, the default page of 100 features),
-#     64 connections, with and without gzip; target p99 <= 5 ms;
+#  1. hotspot items (/collections/hotspots/items: the default page of 10 features, and
+#     pages of 100), 64 connections, with and without gzip; target p99 <= 5 ms;
 #  2. vector tiles over Kent and Medway, zooms 8-14, four layers, 64 connections, after
 #     one warming pass; target >= 20,000 tiles/s on 2 cores.
 # Usage: bash benches/http.sh [seconds per run, default 20]
@@ -21,11 +21,13 @@ for _ in $(seq 1 120); do
 done
 [ -n "$addr" ] || { cat "$log"; echo "server did not start"; exit 1; }
 echo "server at $addr ($(nproc) cores; wrk uses one thread of them)"
-curl -s -o /dev/null "$addr/collections/hotspots/items"
-echo "== hotspot items, 64 connections, gzip"
-wrk -t1 -c64 -d"${secs}s" --latency -H "Accept-Encoding: gzip" "$addr/collections/hotspots/items"
-echo "== hotspot items, 64 connections, uncompressed"
-wrk -t1 -c64 -d"${secs}s" --latency "$addr/collections/hotspots/items"
+for q in "" "?limit=100"; do
+  curl -s -o /dev/null "$addr/collections/hotspots/items$q"
+  echo "== hotspot items$q, 64 connections, gzip"
+  wrk -t1 -c64 -d"${secs}s" --latency -H "Accept-Encoding: gzip" "$addr/collections/hotspots/items$q"
+  echo "== hotspot items$q, 64 connections, uncompressed"
+  wrk -t1 -c64 -d"${secs}s" --latency "$addr/collections/hotspots/items$q"
+done
 echo "== vector tiles: warming pass"
 wrk -t1 -c64 -d"${secs}s" -s benches/http/tiles.lua "$addr" | grep -E "Requests/sec|distinct"
 echo "== vector tiles, warm, 64 connections, gzip"

@@ -52,7 +52,7 @@ fn set_content_crs(r: &mut Response, bng: bool) {
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: usize = 10_000;
 /// Page size when none is given.
-pub const DEFAULT_LIMIT: usize = 100;
+pub const DEFAULT_LIMIT: usize = 10;
 
 /// All routes.
 pub fn router(state: Arc<AppState>) -> Router {
