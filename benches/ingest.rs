@@ -65,27 +65,27 @@ fn kent_points() -> Vec<(f64, f64)> {
         .collect()
 }
 
-#[divan::bench(sample_count = 5, sample_size = 1)]
-fn transform_proj_1m_points(b: Bencher) {
-    let t = hotspots::crs::Transformer::wgs84_to_bng().unwrap();
+/// Times `convert` over a million points around Kent.
+fn bench_transform(b: Bencher, convert: impl Fn(&mut [(f64, f64)])) {
     let pts = kent_points();
     b.counter(ItemsCount::new(ROWS)).bench_local(|| {
         let mut p = pts.clone();
-        t.convert_in_place(&mut p).unwrap();
+        convert(&mut p);
         p
     });
+}
+
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn transform_proj_1m_points(b: Bencher) {
+    let t = hotspots::crs::Transformer::wgs84_to_bng().unwrap();
+    bench_transform(b, |p| t.convert_in_place(p).unwrap());
 }
 
 /// The ingest route: bilinear in a PROJ-computed 0.01° lattice (≤ 2 cm from PROJ).
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn transform_lattice_1m_points(b: Bencher) {
     let t = hotspots::crs::LatticeTransformer::wgs84_to_bng([-0.2, 50.8, 1.6, 51.6]).unwrap();
-    let pts = kent_points();
-    b.counter(ItemsCount::new(ROWS)).bench_local(|| {
-        let mut p = pts.clone();
-        t.convert_in_place(&mut p).unwrap();
-        p
-    });
+    bench_transform(b, |p| t.convert_in_place(p).unwrap());
 }
 
 /// The rstar part alone: bulk-loading the index of a million stored incidents.

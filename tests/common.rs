@@ -254,3 +254,48 @@ pub fn world_px(lon: f64, lat: f64, z: u32, tile_size: f64) -> (f64, f64) {
         (1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n,
     )
 }
+
+/// GETs `path` and checks the answer is an `application/problem+json` with `status`
+/// in the line and in the body.
+pub fn assert_problem(addr: &str, path: &str, status: u16) {
+    let (st, h, body) = http_get(addr, path);
+    assert_eq!(st, status, "{path}: {body}");
+    assert_eq!(
+        header(&h, "content-type"),
+        Some("application/problem+json"),
+        "{path}"
+    );
+    let p: serde_json::Value = serde_json::from_str(&body).expect("problem JSON");
+    assert_eq!(p["status"], status, "{path}: {body}");
+}
+
+/// Runs GDAL's `ogrinfo` with `args` and returns what it printed, after checking it
+/// succeeded; `None` (and a visible SKIP) when gdal-bin is not installed.
+pub fn ogrinfo(args: &[&str]) -> Option<String> {
+    match std::process::Command::new("ogrinfo").args(args).output() {
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stdout).to_string();
+            assert!(
+                o.status.success(),
+                "ogrinfo {args:?}: {text}{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            Some(text)
+        }
+        Err(_) => {
+            eprintln!("SKIP ogrinfo {args:?}: gdal-bin is not installed");
+            None
+        }
+    }
+}
+
+/// The collections `hotspots serve` publishes, in listing order (districts first).
+pub const COLLECTIONS: [&str; 7] = [
+    "districts",
+    "hotspots",
+    "grip",
+    "diversion",
+    "gistar",
+    "h3-counts",
+    "emerging",
+];
