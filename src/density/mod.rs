@@ -13,6 +13,6 @@ pub use grid::Grid;
 pub use kde::{binned_error_bound_per_weight, kde_binned, kde_brute_force, kde_exact, Scaling};
 pub use kernel::Kernel;
 pub use surface::{
-    compute_surface, BandwidthRule, IncidentFilter, KdeMethod, Surface, SurfaceError,
+    compute_surface, BandwidthRule, IncidentFilter, KdeMethod, SumMethod, Surface, SurfaceError,
     SurfaceOptions, Weighting,
 };

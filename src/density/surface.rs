@@ -81,6 +81,25 @@ pub enum Weighting {
     Harm,
 }
 
+/// How a surface's kernel sum was computed (serialised as `exact` / `binned`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SumMethod {
+    /// Every incident's kernel summed over the cells it reaches.
+    Exact,
+    /// Weights binned to the grid, then one convolution with the kernel.
+    Binned,
+}
+
+impl std::fmt::Display for SumMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SumMethod::Exact => "exact",
+            SumMethod::Binned => "binned",
+        })
+    }
+}
+
 /// Which incidents count. Empty lists mean "all".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IncidentFilter {
@@ -171,8 +190,8 @@ pub struct Surface {
     pub total_weight: f64,
     /// Cell side, metres.
     pub cell_m: f64,
-    /// `exact` or `binned`.
-    pub method: String,
+    /// How the kernel sum was computed.
+    pub method: SumMethod,
     /// Binned path only: largest error per unit of weight within reach of a cell, in the
     /// values' units (see [`binned_error_bound_per_weight`]).
     pub error_bound_per_weight: Option<f64>,
@@ -321,7 +340,11 @@ pub fn compute_surface(
         incidents: xs.len(),
         total_weight: ws.iter().sum(),
         cell_m: opts.cell_m,
-        method: if binned { "binned" } else { "exact" }.to_string(),
+        method: if binned {
+            SumMethod::Binned
+        } else {
+            SumMethod::Exact
+        },
         error_bound_per_weight: if binned { bound } else { None },
         edge_correction: opts.edge_correction,
     })

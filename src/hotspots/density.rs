@@ -9,7 +9,9 @@ use super::poisson::poisson_sf;
 use super::polygons::threshold_polygons;
 use super::{pai, ThresholdRule};
 use crate::boundaries::{BoundaryPack, DistrictIndex};
-use crate::density::{compute_surface, IncidentFilter, Surface, SurfaceError, SurfaceOptions};
+use crate::density::{
+    compute_surface, IncidentFilter, SumMethod, Surface, SurfaceError, SurfaceOptions,
+};
 use crate::incidents::{HarmTable, IncidentIndex, IncidentStore, OffenceGroup};
 
 /// What the hotspots are for.
@@ -495,7 +497,7 @@ fn simulate_max_density(
         ws.shuffle(&mut rng);
         let kernel = sopts.kernel;
         // The same sum as the observed surface: binned only when that one was.
-        let binned = if surface.method == "binned" {
+        let binned = if surface.method == SumMethod::Binned {
             crate::density::kde_binned(
                 &surface.grid,
                 &xs,

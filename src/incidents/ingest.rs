@@ -292,6 +292,69 @@ fn lattice_bounds(index: &DistrictIndex) -> Result<[f64; 4], CrsError> {
     Ok([b[0] - 0.05, b[1] - 0.05, b[2] + 0.05, b[3] + 0.05])
 }
 
+/// The rejects CSV: created with its header at the first rejected row, so a clean ingest
+/// leaves no file; every write error names the file.
+struct RejectsSink {
+    path: Option<PathBuf>,
+    writer: Option<csv::Writer<File>>,
+}
+
+impl RejectsSink {
+    fn new(path: Option<PathBuf>) -> Self {
+        RejectsSink { path, writer: None }
+    }
+
+    /// True when rejected rows are written somewhere.
+    fn enabled(&self) -> bool {
+        self.path.is_some()
+    }
+
+    /// The file's name once it exists.
+    fn path_text(&self) -> Option<String> {
+        self.writer
+            .as_ref()
+            .and(self.path.as_ref())
+            .map(|p| p.display().to_string())
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> IngestError {
+        IngestError::Rejects {
+            file: self
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Writes one record, creating the file (and its header) first if needed.
+    fn write(&mut self, record: [&str; 7]) -> Result<(), IngestError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        if self.writer.is_none() {
+            let mut w = csv::Writer::from_path(path).map_err(|e| self.error(e))?;
+            w.write_record(["file", "line", "reason", "field", "value", "message", "raw"])
+                .map_err(|e| self.error(e))?;
+            self.writer = Some(w);
+        }
+        let res = match self.writer.as_mut() {
+            Some(w) => w.write_record(record),
+            None => Ok(()),
+        };
+        res.map_err(|e| self.error(e))
+    }
+
+    fn flush(&mut self) -> Result<(), IngestError> {
+        let res = match self.writer.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        };
+        res.map_err(|e| self.error(e))
+    }
+}
+
 /// Reads incident files into an [`IncidentStore`], accounting for every row.
 pub struct Ingester<'a> {
     index: &'a DistrictIndex,
@@ -302,12 +365,13 @@ pub struct Ingester<'a> {
     seen_ids: HashTable<u32>,
     hasher: DefaultHashBuilder,
     report: IngestReport,
-    rejects: Option<csv::Writer<File>>,
+    rejects: RejectsSink,
 }
 
 impl<'a> Ingester<'a> {
     /// A new ingester assigning districts with `index`.
-    pub fn new(index: &'a DistrictIndex, opts: IngestOptions) -> Result<Self, IngestError> {
+    pub fn new(index: &'a DistrictIndex, mut opts: IngestOptions) -> Result<Self, IngestError> {
+        let rejects = RejectsSink::new(opts.rejects_path.take());
         Ok(Self {
             index,
             to_bng: LatticeTransformer::wgs84_to_bng(lattice_bounds(index)?)?,
@@ -317,7 +381,7 @@ impl<'a> Ingester<'a> {
             seen_ids: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             report: IngestReport::default(),
-            rejects: None,
+            rejects,
         })
     }
 
@@ -385,12 +449,7 @@ impl<'a> Ingester<'a> {
 
     /// Finishes: releases the duplicate-id table and spare capacity, flushes rejects.
     pub fn finish(mut self) -> Result<(IncidentStore, IngestReport), IngestError> {
-        if let Some(w) = self.rejects.as_mut() {
-            w.flush().map_err(|e| IngestError::Rejects {
-                file: self.report.rejects_file.clone().unwrap_or_default(),
-                message: e.to_string(),
-            })?;
-        }
+        self.rejects.flush()?;
         drop(self.seen_ids);
         self.store.shrink_to_fit();
         Ok((self.store, self.report))
@@ -559,44 +618,24 @@ impl<'a> Ingester<'a> {
             value,
             message: pr.message,
         };
-        if let Some(path) = &self.opts.rejects_path {
-            if self.rejects.is_none() {
-                let w = csv::Writer::from_path(path).map_err(|e| IngestError::Rejects {
-                    file: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
-                self.rejects = Some(w);
-                self.report.rejects_file = Some(path.display().to_string());
-                if let Some(w) = self.rejects.as_mut() {
-                    w.write_record(["file", "line", "reason", "field", "value", "message", "raw"])
-                        .map_err(|e| IngestError::Rejects {
-                            file: path.display().to_string(),
-                            message: e.to_string(),
-                        })?;
-                }
-            }
-            if let Some(w) = self.rejects.as_mut() {
-                let raw = {
-                    let mut inner = csv::WriterBuilder::new().from_writer(Vec::new());
-                    let _ = inner.write_byte_record(rec);
-                    let bytes = inner.into_inner().unwrap_or_default();
-                    String::from_utf8_lossy(&bytes).trim_end().to_string()
-                };
-                let line_s = line.to_string();
-                w.write_record([
-                    r.file.as_str(),
-                    line_s.as_str(),
-                    r.reason.slug(),
-                    r.field.as_str(),
-                    r.value.as_str(),
-                    r.message.as_str(),
-                    raw.as_str(),
-                ])
-                .map_err(|e| IngestError::Rejects {
-                    file: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
-            }
+        if self.rejects.enabled() {
+            let raw = {
+                let mut inner = csv::WriterBuilder::new().from_writer(Vec::new());
+                let _ = inner.write_byte_record(rec);
+                let bytes = inner.into_inner().unwrap_or_default();
+                String::from_utf8_lossy(&bytes).trim_end().to_string()
+            };
+            let line_s = line.to_string();
+            self.rejects.write([
+                r.file.as_str(),
+                line_s.as_str(),
+                r.reason.slug(),
+                r.field.as_str(),
+                r.value.as_str(),
+                r.message.as_str(),
+                raw.as_str(),
+            ])?;
+            self.report.rejects_file = self.rejects.path_text();
         }
         if self.report.examples.len() < EXAMPLES_KEPT {
             self.report.examples.push(r);
