@@ -88,10 +88,25 @@ fn transform_lattice_1m_points(b: Bencher) {
     bench_transform(b, |p| t.convert_in_place(p).unwrap());
 }
 
-/// The rstar part alone: bulk-loading the index of a million stored incidents.
+/// The index alone: bucketing a million stored incidents and bulk-loading the rstar tree.
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn index_only_1m(b: Bencher) {
     let (store, _) = ingest();
     b.counter(ItemsCount::new(ROWS))
         .bench_local(|| IncidentIndex::build(&store));
+}
+
+/// Queries on the index: 10,000 radius queries of 300 m centred on stored incidents.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn radius_300m_10k_queries(b: Bencher) {
+    let (store, index) = ingest();
+    b.counter(ItemsCount::new(10_000usize)).bench_local(|| {
+        let mut found = 0usize;
+        for i in (0..store.len()).step_by(store.len() / 10_000) {
+            found += index
+                .within_radius(store.x_m[i], store.y_m[i], 300.0)
+                .count();
+        }
+        found
+    });
 }
