@@ -665,8 +665,13 @@ impl<'a> Ingester<'a> {
                 format!("{} columns, the header has {}", rec.len(), cols.n),
             ));
         }
+        // One UTF-8 check per row; fields are slices of it. Only when the row is not valid
+        // UTF-8 (or a field boundary splits a character) is a field checked on its own, to
+        // name the bad field.
+        let row = std::str::from_utf8(rec.as_slice()).ok();
         let text = |i: usize| -> Result<&str, Problem> {
-            std::str::from_utf8(&rec[i])
+            row.and_then(|r| r.get(rec.range(i)?))
+                .map_or_else(|| std::str::from_utf8(&rec[i]), Ok)
                 .map(str::trim)
                 .map_err(|_| problem(RejectReason::BadEncoding, i, "not valid UTF-8"))
         };
