@@ -438,7 +438,16 @@ impl<'a> Ingester<'a> {
             if filled == 0 {
                 break;
             }
+            let first = file_report.rows_read == 0;
             self.process_chunk(name, &cols, &chunk[..filled], &mut file_report)?;
+            if first && filled == CHUNK_ROWS {
+                // Size the store for the whole file from the first chunk's bytes per row, so
+                // its columns are not copied as they grow.
+                let used = rdr.position().byte().max(1) as f64;
+                let rows_est = (bytes.len() as f64 * filled as f64 / used * 1.02) as usize;
+                let ids = self.store.ids.total_bytes() / self.store.len().max(1);
+                self.store.reserve(rows_est.saturating_sub(filled), ids + 1);
+            }
             if filled < CHUNK_ROWS {
                 break;
             }
@@ -672,7 +681,7 @@ impl<'a> Ingester<'a> {
         let text = |i: usize| -> Result<&str, Problem> {
             row.and_then(|r| r.get(rec.range(i)?))
                 .map_or_else(|| std::str::from_utf8(&rec[i]), Ok)
-                .map(str::trim)
+                .map(str::trim_ascii)
                 .map_err(|_| problem(RejectReason::BadEncoding, i, "not valid UTF-8"))
         };
         let timed = cols.format != InputFormat::PoliceUk;

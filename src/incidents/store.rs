@@ -31,6 +31,10 @@ impl IdArena {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.bytes[start..self.ends[i] as usize]
     }
+    /// Bytes of all ids together.
+    pub fn total_bytes(&self) -> usize {
+        self.bytes.len()
+    }
     fn heap_bytes(&self) -> usize {
         self.bytes.capacity() + self.ends.capacity() * 4
     }
@@ -44,7 +48,7 @@ impl IdArena {
 #[derive(Debug, Clone, Default)]
 pub struct Labels {
     names: Vec<String>,
-    lookup: std::collections::HashMap<String, u16>,
+    lookup: hashbrown::HashMap<String, u16>,
 }
 
 impl Labels {
@@ -202,6 +206,24 @@ impl IncidentStore {
             .iter()
             .chain(&self.suspect_age)
             .any(|&a| a != AGE_UNKNOWN)
+    }
+
+    /// Reserves room for `additional` more incidents with ids of about `id_bytes` bytes.
+    pub fn reserve(&mut self, additional: usize, id_bytes: usize) {
+        self.x_m.reserve(additional);
+        self.y_m.reserve(additional);
+        self.district.reserve(additional);
+        self.group.reserve(additional);
+        self.offence.reserve(additional);
+        self.from_min.reserve(additional);
+        self.to_min.reserve(additional);
+        self.flags.reserve(additional);
+        self.harm_given.reserve(additional);
+        self.victim_age.reserve(additional);
+        self.suspect_age.reserve(additional);
+        self.location_type.reserve(additional);
+        self.ids.bytes.reserve(additional * id_bytes);
+        self.ids.ends.reserve(additional);
     }
 
     /// Releases spare capacity.

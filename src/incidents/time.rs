@@ -65,6 +65,24 @@ pub fn parse_datetime(s: &str) -> Result<EpochMinutes, String> {
             }
         }
     }
+    if second > 60 {
+        return Err(format!("'{s}': second {second} is out of range"));
+    }
+    let rest = &b[i..];
+    // Fast path: valid fields and a naive time or `Z` are converted by civil arithmetic and the
+    // London transition table (equal to jiff's answer; tested minute by minute around every
+    // transition). Anything else takes jiff's route, which also words the errors.
+    if let Some(local_min) = civil_minutes(year, month, day, hour, minute, second) {
+        if rest.is_empty() {
+            if let Some(m) = LONDON_TABLE.utc_minutes(year, local_min) {
+                return Ok(m);
+            }
+        } else if rest == b"Z" || rest == b"z" {
+            if let Ok(m) = i32::try_from(local_min) {
+                return Ok(m);
+            }
+        }
+    }
     let dt = DateTime::new(
         year as i16,
         month as i8,
@@ -75,7 +93,6 @@ pub fn parse_datetime(s: &str) -> Result<EpochMinutes, String> {
         0,
     )
     .map_err(|e| format!("'{s}': {e}"))?;
-    let rest = &b[i..];
     let ts: Timestamp = if rest.is_empty() {
         LONDON
             .to_ambiguous_timestamp(dt)
@@ -108,6 +125,100 @@ pub fn parse_datetime(s: &str) -> Result<EpochMinutes, String> {
         off.to_timestamp(dt).map_err(|e| format!("'{s}': {e}"))?
     };
     to_minutes(ts).ok_or_else(|| format!("'{s}' is out of the supported range"))
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Minutes since 1970-01-01T00:00 of a civil datetime (no zone), or `None` when a field is
+/// out of range (month 13, 30 February, 24:00, second 61, ...).
+fn civil_minutes(y: i32, mo: i32, d: i32, h: i32, mi: i32, s: i32) -> Option<i64> {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1..=month_days).contains(&d) || h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    Some(days_from_civil(y as i64, mo as i64, d as i64) * 1440 + (h * 60 + mi) as i64)
+}
+
+/// Europe/London's UTC offsets from 1970 to 2100 as a table of local-time boundaries.
+///
+/// For a transition at instant T from offset `o1` to `o2`, local times before
+/// `T + max(o1, o2)` take `o1` and later ones `o2`. That is the compatible rule: a time in a
+/// spring gap moves forward by the gap, a time in an autumn fold takes the earlier instant.
+struct LondonTable {
+    /// Local minutes since 1970 where `offsets[k + 1]` starts (ascending).
+    bounds_local_min: Vec<i64>,
+    /// Offsets in minutes; `offsets[0]` holds before the first boundary.
+    offsets_min: Vec<i64>,
+    /// Local minutes covered: [first, last).
+    range_local_min: (i64, i64),
+    /// For each year from 1970, the index of its first boundary in `bounds_local_min`.
+    year_first: Vec<u16>,
+}
+
+static LONDON_TABLE: LazyLock<LondonTable> = LazyLock::new(LondonTable::build);
+
+impl LondonTable {
+    fn build() -> Self {
+        let start = Timestamp::UNIX_EPOCH;
+        let end = Timestamp::from_second(4_102_444_800).unwrap_or(start); // 2100-01-01Z
+        let minutes = |o: Offset| (o.seconds() / 60) as i64;
+        let mut offsets_min = vec![minutes(LONDON.to_offset(start))];
+        let mut bounds_local_min = Vec::new();
+        for t in LONDON.following(start) {
+            if t.timestamp() >= end {
+                break;
+            }
+            let before = *offsets_min.last().unwrap_or(&0);
+            let after = minutes(t.offset());
+            let at_min = t.timestamp().as_second().div_euclid(60);
+            bounds_local_min.push(at_min + before.max(after));
+            offsets_min.push(after);
+        }
+        // Keep a day's margin from the ends so that no local time near them is misjudged.
+        let range_local_min = (start.as_second() / 60 + 1440, end.as_second() / 60 - 1440);
+        let year_first = (1970..=2100)
+            .map(|y| {
+                let jan1 = days_from_civil(y, 1, 1) * 1440;
+                bounds_local_min.partition_point(|&b| b < jan1) as u16
+            })
+            .collect();
+        Self {
+            bounds_local_min,
+            offsets_min,
+            range_local_min,
+            year_first,
+        }
+    }
+
+    /// UTC epoch minutes of a London local time (minutes since 1970 on the wall clock) in
+    /// local calendar year `year`, or `None` outside the table.
+    fn utc_minutes(&self, year: i32, local_min: i64) -> Option<EpochMinutes> {
+        if local_min < self.range_local_min.0 || local_min >= self.range_local_min.1 {
+            return None;
+        }
+        // Start at the year's first boundary: a year has only a few.
+        let mut k = *self.year_first.get(usize::try_from(year - 1970).ok()?)? as usize;
+        while k < self.bounds_local_min.len() && self.bounds_local_min[k] <= local_min {
+            k += 1;
+        }
+        i32::try_from(local_min - self.offsets_min[k]).ok()
+    }
 }
 
 fn to_minutes(ts: Timestamp) -> Option<EpochMinutes> {
@@ -227,6 +338,70 @@ mod tests {
         );
     }
 
+    /// jiff's own answer for a naive London time (the independent computation).
+    fn jiff_london(dt: DateTime) -> EpochMinutes {
+        to_minutes(LONDON.to_ambiguous_timestamp(dt).compatible().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn fast_path_equals_jiff_minute_by_minute_around_every_transition() {
+        let table = &*LONDON_TABLE;
+        assert!(table.bounds_local_min.len() > 200, "transitions 1970-2100");
+        let mut checked = 0;
+        for t in LONDON.following(Timestamp::from_second(86_400 * 2).unwrap()) {
+            if t.timestamp().as_second() > 4_102_444_800 - 86_400 * 2 {
+                break;
+            }
+            // Every minute of the local day before, of and after the transition.
+            let day = LONDON.to_datetime(t.timestamp()).date();
+            let mut dt = day
+                .yesterday()
+                .unwrap()
+                .to_datetime(jiff::civil::Time::midnight());
+            for _ in 0..3 * 1440 {
+                let text = dt.strftime("%Y-%m-%dT%H:%M").to_string();
+                assert_eq!(parse_datetime(&text).unwrap(), jiff_london(dt), "{text}");
+                dt = dt.checked_add(jiff::Span::new().minutes(1)).unwrap();
+                checked += 1;
+            }
+        }
+        assert!(checked > 200 * 3 * 1440);
+        // Spread over the range, with seconds and `Z`.
+        let mut x: u64 = 12345;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let secs = (x >> 33) as i64 % 4_000_000_000;
+            let dt = Timestamp::from_second(secs)
+                .unwrap()
+                .to_zoned(TimeZone::UTC)
+                .datetime();
+            let text = dt.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+            assert_eq!(parse_datetime(&text).unwrap(), jiff_london(dt), "{text}");
+            let z = format!("{text}Z");
+            assert_eq!(parse_datetime(&z).unwrap(), utc(&z), "{z}");
+        }
+    }
+
+    #[test]
+    fn civil_arithmetic_matches_jiff() {
+        let mut d = jiff::civil::date(1969, 12, 25);
+        for _ in 0..(366 * 140) {
+            let want = d.to_zoned(TimeZone::UTC).unwrap().timestamp().as_second() / 60;
+            let got = civil_minutes(d.year() as i32, d.month() as i32, d.day() as i32, 0, 0, 0);
+            assert_eq!(got, Some(want), "{d}");
+            d = d.tomorrow().unwrap();
+        }
+        assert!(civil_minutes(2024, 2, 29, 0, 0, 0).is_some());
+        assert_eq!(civil_minutes(2025, 2, 29, 0, 0, 0), None);
+        assert_eq!(civil_minutes(2100, 2, 29, 0, 0, 0), None);
+        assert!(civil_minutes(2000, 2, 29, 0, 0, 0).is_some());
+        assert_eq!(civil_minutes(2025, 4, 31, 0, 0, 0), None);
+        assert_eq!(civil_minutes(2025, 1, 1, 24, 0, 0), None);
+        assert_eq!(civil_minutes(2025, 1, 1, 0, 0, 60), None);
+    }
+
     #[test]
     fn bad_datetimes_say_why() {
         assert!(parse_datetime("2025-02-30T10:00")
@@ -237,6 +412,11 @@ mod tests {
             .contains("no time of day"));
         assert!(parse_datetime("15/01/2025 10:00").is_err());
         assert!(parse_datetime("2025-01-15T25:00").is_err());
+        assert!(parse_datetime("2025-01-15T10:00:61").is_err());
+        assert!(
+            parse_datetime("2025-01-15T10:00:60").is_ok(),
+            "a leap second is kept as :59"
+        );
         assert!(parse_datetime("2025-01-15T10:00+25:00").is_err());
         assert!(parse_datetime("2025-01-15T10:00X").is_err());
     }
