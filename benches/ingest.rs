@@ -110,3 +110,59 @@ fn radius_300m_10k_queries(b: Bencher) {
         found
     });
 }
+
+/// A million ids like the ingest's, for the duplicate-table benches.
+fn million_ids() -> Vec<Vec<u8>> {
+    (0..ROWS)
+        .map(|i| format!("KM-{i:07}").into_bytes())
+        .collect()
+}
+
+/// The duplicate-id table as ingest uses it: hashes and slot touches per 4,096-row chunk,
+/// then inserts.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn seen_ids_1m_inserts(b: Bencher) {
+    use hotspots::incidents::seen_ids::{IdHasher, SeenIds};
+    let ids = million_ids();
+    let hasher = IdHasher::default();
+    b.counter(ItemsCount::new(ROWS)).bench_local(|| {
+        let mut set = SeenIds::new();
+        set.reserve(ROWS);
+        for (c, chunk) in ids.chunks(4096).enumerate() {
+            let mut touched = 0;
+            let hashes: Vec<u64> = chunk
+                .iter()
+                .map(|id| {
+                    let h = hasher.hash(id);
+                    touched ^= set.touch(h);
+                    h
+                })
+                .collect();
+            divan::black_box(touched);
+            for (k, (id, h)) in chunk.iter().zip(hashes).enumerate() {
+                let row = (c * 4096 + k) as u32;
+                let _ = set.insert(h, id, row, |r| &ids[r as usize]);
+            }
+        }
+        set.len()
+    });
+}
+
+/// The same with `hashbrown::HashTable<u32>` (what ingest used before), for comparison.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn hashbrown_1m_inserts(b: Bencher) {
+    use std::hash::BuildHasher;
+    let ids = million_ids();
+    let hasher = hashbrown::DefaultHashBuilder::default();
+    b.counter(ItemsCount::new(ROWS)).bench_local(|| {
+        let mut set: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
+        set.reserve(ROWS, |&r| hasher.hash_one(&ids[r as usize]));
+        for (row, id) in ids.iter().enumerate() {
+            let h = hasher.hash_one(id);
+            if set.find(h, |&r| ids[r as usize] == *id).is_none() {
+                set.insert_unique(h, row as u32, |&r| hasher.hash_one(&ids[r as usize]));
+            }
+        }
+        set.len()
+    });
+}

@@ -5,17 +5,17 @@
 //! to the store in file order. Every row ends up accepted or rejected with a reason.
 
 use std::fs::File;
-use std::hash::BuildHasher;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
-use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use hashbrown::HashMap;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::offence::{OffenceGroup, OffenceMap};
 use super::reject::{FileReport, IngestReport, RejectReason, Rejection};
+use super::seen_ids::{IdHasher, SeenIds};
 use super::store::{IncidentStore, NewIncident, AGE_UNKNOWN, FLAG_MONTH_ONLY, FLAG_NO_END};
 use super::time::{parse_datetime, parse_month, EpochMinutes};
 use crate::boundaries::DistrictIndex;
@@ -362,8 +362,8 @@ pub struct Ingester<'a> {
     opts: IngestOptions,
     offence_cache: HashMap<Box<[u8]>, (u16, OffenceGroup)>,
     store: IncidentStore,
-    seen_ids: HashTable<u32>,
-    hasher: DefaultHashBuilder,
+    seen_ids: SeenIds,
+    hasher: IdHasher,
     report: IngestReport,
     rejects: RejectsSink,
 }
@@ -378,8 +378,8 @@ impl<'a> Ingester<'a> {
             opts,
             offence_cache: HashMap::new(),
             store: IncidentStore::new(),
-            seen_ids: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
+            seen_ids: SeenIds::new(),
+            hasher: IdHasher::default(),
             report: IngestReport::default(),
             rejects,
         })
@@ -415,10 +415,7 @@ impl<'a> Ingester<'a> {
         // Size the duplicate-id table for the file up front (rows are rarely under 60 bytes):
         // rehashing a growing table costs more than the extra memory while ingesting.
         let expected_rows = bytes.len() / 60;
-        let (hasher, store) = (&self.hasher, &self.store);
-        self.seen_ids.reserve(expected_rows, |&i| {
-            hasher.hash_one(store.ids.get_bytes(i as usize))
-        });
+        self.seen_ids.reserve(expected_rows);
         let mut file_report = FileReport {
             file: name.to_string(),
             format: cols.format.slug().to_string(),
@@ -475,6 +472,20 @@ impl<'a> Ingester<'a> {
         for rec in recs {
             parsed.push(self.parse_row(cols, rec));
         }
+        // Hash the ids and load their slots of the duplicate table now, all together, so the
+        // cache misses overlap instead of stalling one row at a time below.
+        let mut touched = 0u64;
+        let id_hashes: Vec<u64> = recs
+            .iter()
+            .map(|rec| {
+                let h = self
+                    .hasher
+                    .hash(trim_bytes(rec.get(cols.id).unwrap_or(b"")));
+                touched ^= self.seen_ids.touch(h);
+                h
+            })
+            .collect();
+        std::hint::black_box(touched);
         // Batch transform the valid rows.
         let mut pts: Vec<(f64, f64)> = parsed
             .iter()
@@ -491,7 +502,7 @@ impl<'a> Ingester<'a> {
             }
         }
         let mut k = 0;
-        for (rec, p) in recs.iter().zip(parsed) {
+        for ((rec, p), id_hash) in recs.iter().zip(parsed).zip(id_hashes) {
             fr.rows_read += 1;
             self.report.rows_read += 1;
             let line = rec.position().map_or(0, |p| p.line());
@@ -501,7 +512,7 @@ impl<'a> Ingester<'a> {
                 let district = self.assign(cols, &mut p, x, y)?;
                 let id = rec.get(cols.id).unwrap_or(b"");
                 let id = trim_bytes(id);
-                if !id.is_empty() && !self.remember_id(id) {
+                if !id.is_empty() && !self.remember_id(id_hash, id) {
                     return Err(problem(
                         RejectReason::DuplicateId,
                         cols.id,
@@ -580,24 +591,13 @@ impl<'a> Ingester<'a> {
         ))
     }
 
-    /// Records an id; false when it was already accepted.
-    fn remember_id(&mut self, id: &[u8]) -> bool {
-        let h = self.hasher.hash_one(id);
-        let store = &self.store;
-        if self
-            .seen_ids
-            .find(h, |&i| store.ids.get_bytes(i as usize) == id)
-            .is_some()
-        {
-            return false;
-        }
-        let next = self.store.len() as u32;
-        let hasher = &self.hasher;
-        let store = &self.store;
-        self.seen_ids.insert_unique(h, next, |&i| {
-            hasher.hash_one(store.ids.get_bytes(i as usize))
-        });
-        true
+    /// Records an id with its hash; false when it was already accepted.
+    fn remember_id(&mut self, hash: u64, id: &[u8]) -> bool {
+        let row = self.store.len() as u32;
+        let ids = &self.store.ids;
+        self.seen_ids
+            .insert(hash, id, row, |r| ids.get_bytes(r as usize))
+            .is_ok()
     }
 
     fn reject(

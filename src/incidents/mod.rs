@@ -4,6 +4,7 @@ mod index;
 mod ingest;
 pub mod offence;
 mod reject;
+pub mod seen_ids;
 mod store;
 pub mod time;
 
