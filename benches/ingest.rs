@@ -166,3 +166,37 @@ fn hashbrown_1m_inserts(b: Bencher) {
         set.len()
     });
 }
+
+/// A million coordinate texts as the fixtures write them.
+fn coordinate_texts() -> Vec<String> {
+    kent_points()
+        .iter()
+        .map(|&(lon, lat)| format!("{lon:.6},{lat:.6}"))
+        .flat_map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>())
+        .take(ROWS)
+        .collect()
+}
+
+/// Coordinates through the project's exact fast path (`incidents::decimal`).
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn decimal_1m_fast_path(b: Bencher) {
+    let texts = coordinate_texts();
+    b.counter(ItemsCount::new(ROWS)).bench_local(|| {
+        texts
+            .iter()
+            .map(|t| hotspots::incidents::decimal::parse_f64(t).unwrap_or(0.0))
+            .sum::<f64>()
+    });
+}
+
+/// The same through `str::parse::<f64>`.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn decimal_1m_std_parse(b: Bencher) {
+    let texts = coordinate_texts();
+    b.counter(ItemsCount::new(ROWS)).bench_local(|| {
+        texts
+            .iter()
+            .map(|t| t.parse::<f64>().unwrap_or(0.0))
+            .sum::<f64>()
+    });
+}

@@ -807,8 +807,7 @@ fn parse_coords(cols: &Columns, xs: &str, ys: &str) -> Result<(f64, f64), Proble
         ));
     }
     let num = |s: &str, i: usize, n: &str| -> Result<f64, Problem> {
-        s.parse::<f64>()
-            .ok()
+        super::decimal::parse_f64(s)
             .filter(|v| v.is_finite())
             .ok_or_else(|| {
                 problem(

@@ -1,5 +1,6 @@
 //! Incidents: the two CSV formats, validation with reasons, the compact store and its index.
 
+pub mod decimal;
 mod index;
 mod ingest;
 pub mod offence;
