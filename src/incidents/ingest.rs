@@ -412,10 +412,6 @@ impl<'a> Ingester<'a> {
             .from_reader(bytes);
         let headers = rdr.byte_headers().map_err(|e| csv_error(name, &e))?.clone();
         let cols = detect(&headers, name)?;
-        // Size the duplicate-id table for the file up front (rows are rarely under 60 bytes):
-        // rehashing a growing table costs more than the extra memory while ingesting.
-        let expected_rows = bytes.len() / 60;
-        self.seen_ids.reserve(expected_rows);
         let mut file_report = FileReport {
             file: name.to_string(),
             format: cols.format.slug().to_string(),
@@ -444,6 +440,8 @@ impl<'a> Ingester<'a> {
                 let rows_est = (bytes.len() as f64 * filled as f64 / used * 1.02) as usize;
                 let ids = self.store.ids.total_bytes() / self.store.len().max(1);
                 self.store.reserve(rows_est.saturating_sub(filled), ids + 1);
+                // And the duplicate-id table: growing it rehashes everything held.
+                self.seen_ids.reserve(rows_est.saturating_sub(filled));
             }
             if filled < CHUNK_ROWS {
                 break;
