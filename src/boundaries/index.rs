@@ -120,6 +120,14 @@ impl DistrictIndex {
         self.cells = cells;
     }
 
+    /// Every boundary ring (exteriors and holes of all districts' parts), EPSG:27700 metres.
+    pub fn rings(&self) -> impl Iterator<Item = &geo::LineString<f64>> + '_ {
+        self.shapes
+            .iter()
+            .flat_map(|mp| mp.0.iter())
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+    }
+
     /// Number of districts indexed.
     pub fn len(&self) -> usize {
         self.shapes.len()

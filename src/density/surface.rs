@@ -353,13 +353,73 @@ pub fn compute_surface(
 /// Smallest kernel mass on land that edge correction divides by.
 pub const EDGE_MIN_MASS: f64 = 0.05;
 
-/// True for the cells whose centre lies in a district.
+/// True for the cells whose centre lies in a district (as [`DistrictIndex::locate`] says).
+///
+/// One scanline per grid row through the cell centres: the crossings of every boundary edge
+/// with the row, sorted, give the inside runs by parity (districts do not overlap, and an
+/// edge two districts share crosses twice, which leaves the parity of the union right). Cells
+/// whose centre is within a micrometre of a crossing, and rows that pass exactly through a
+/// vertex, ask the index instead, so boundary cases get its boundary-inclusive answer.
 pub fn land_mask(grid: &Grid, index: &DistrictIndex) -> Vec<bool> {
     let mut land = vec![false; grid.len()];
+    if grid.nx == 0 || grid.ny == 0 {
+        return land;
+    }
+    let row_y = |iy: usize| grid.centre(0, iy).1;
+    // Edges bucketed by the rows whose centre line they may cross.
+    let mut edges_by_row: Vec<Vec<[f64; 4]>> = vec![Vec::new(); grid.ny];
+    let mut vertex_rows = vec![false; grid.ny];
+    let first_row_at_or_above = |y: f64| ((y - row_y(0)) / grid.cell_m).ceil().max(0.0) as usize;
+    for ring in index.rings() {
+        for line in ring.lines() {
+            let (a, b) = (line.start, line.end);
+            let (lo, hi) = (a.y.min(b.y), a.y.max(b.y));
+            // One row earlier than computed, in case rounding put the row just below `lo`.
+            let first = first_row_at_or_above(lo).saturating_sub(1);
+            for iy in first..grid.ny {
+                let y = row_y(iy);
+                if y > hi {
+                    break;
+                }
+                if y < lo {
+                    continue;
+                }
+                if a.y == y || b.y == y {
+                    vertex_rows[iy] = true;
+                }
+                edges_by_row[iy].push([a.x, a.y, b.x, b.y]);
+            }
+        }
+    }
+    let mut crossings: Vec<f64> = Vec::new();
     for iy in 0..grid.ny {
-        for ix in 0..grid.nx {
-            let (cx, cy) = grid.centre(ix, iy);
-            land[iy * grid.nx + ix] = index.locate(cx, cy).is_some();
+        let y = row_y(iy);
+        let row = &mut land[iy * grid.nx..(iy + 1) * grid.nx];
+        if vertex_rows[iy] {
+            for (ix, cell) in row.iter_mut().enumerate() {
+                *cell = index.locate(grid.centre(ix, iy).0, y).is_some();
+            }
+            continue;
+        }
+        crossings.clear();
+        for &[x1, y1, x2, y2] in &edges_by_row[iy] {
+            if (y1 > y) != (y2 > y) {
+                crossings.push(x1 + (y - y1) * (x2 - x1) / (y2 - y1));
+            }
+        }
+        crossings.sort_unstable_by(f64::total_cmp);
+        let mut k = 0; // crossings left of the current centre
+        for (ix, cell) in row.iter_mut().enumerate() {
+            let x = grid.centre(ix, iy).0;
+            while k < crossings.len() && crossings[k] < x {
+                k += 1;
+            }
+            let near = |j: usize| crossings.get(j).is_some_and(|c| (c - x).abs() <= 1e-6);
+            *cell = if near(k) || (k > 0 && near(k - 1)) {
+                index.locate(x, y).is_some()
+            } else {
+                k % 2 == 1
+            };
         }
     }
     land
@@ -383,4 +443,41 @@ pub fn land_kernel_mass(grid: &Grid, land: &[bool], kernel: Kernel, h_m: f64) ->
     let ws = vec![grid.cell_area_m2() / 1e6; xs.len()];
     kde_binned(grid, &xs, &ys, &ws, kernel, h_m, Scaling::Density)
         .unwrap_or_else(|| kde_exact(grid, &xs, &ys, &ws, kernel, h_m, Scaling::Density))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn land_mask_equals_the_index_cell_by_cell() {
+        let pack = BoundaryPack::kent_medway().unwrap();
+        let index = DistrictIndex::new(&pack);
+        // The Kent grid at 250 m, and an odd one offset from it; each cell against `locate`.
+        for (x0_m, y0_m, cell_m, nx, ny) in [
+            (520_000.0, 120_000.0, 250.0, 560, 300),
+            (519_876.3, 119_911.7, 173.3, 800, 420),
+        ] {
+            let grid = Grid {
+                x0_m,
+                y0_m,
+                cell_m,
+                nx,
+                ny,
+            };
+            let mask = land_mask(&grid, &index);
+            let mut on_land = 0;
+            for iy in 0..ny {
+                for ix in 0..nx {
+                    let (x, y) = grid.centre(ix, iy);
+                    let want = index.locate(x, y).is_some();
+                    assert_eq!(mask[iy * nx + ix], want, "cell ({ix}, {iy}) at ({x}, {y})");
+                    on_land += want as usize;
+                }
+            }
+            // 3,739 km² of land.
+            let km2 = on_land as f64 * cell_m * cell_m / 1e6;
+            assert!((km2 - 3739.0).abs() < 40.0, "{km2} km²");
+        }
+    }
 }
