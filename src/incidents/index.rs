@@ -185,16 +185,12 @@ impl IncidentIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
 
     /// A seeded scatter with clusters, duplicates and points exactly on query edges.
     fn points(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
-        let mut s = seed;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut next = move || rng.random::<f64>();
         let (mut xs, mut ys) = (Vec::new(), Vec::new());
         for i in 0..n {
             let (x, y) = if i % 3 == 0 {

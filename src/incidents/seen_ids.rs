@@ -134,6 +134,7 @@ impl SeenIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
     use std::collections::HashMap;
 
     #[test]
@@ -142,13 +143,10 @@ mod tests {
         let mut set = SeenIds::new();
         let mut ids: Vec<Vec<u8>> = Vec::new();
         let mut reference: HashMap<Vec<u8>, u32> = HashMap::new();
-        let mut x: u64 = 99;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
         for _ in 0..50_000 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
             // About one id in five repeats an earlier one.
-            let id = format!("KM-{}", (x >> 40) % 40_000).into_bytes();
+            let id = format!("KM-{}", rng.random_range(0..40_000)).into_bytes();
             let row = ids.len() as u32;
             let got = set.insert(hasher.hash(&id), &id, row, |r| &ids[r as usize]);
             match reference.get(&id) {

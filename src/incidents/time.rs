@@ -290,6 +290,7 @@ pub fn format_local(m: EpochMinutes) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
 
     fn utc(s: &str) -> EpochMinutes {
         to_minutes(s.parse::<Timestamp>().unwrap()).unwrap()
@@ -367,12 +368,9 @@ mod tests {
         }
         assert!(checked > 200 * 3 * 1440);
         // Spread over the range, with seconds and `Z`.
-        let mut x: u64 = 12345;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12345);
         for _ in 0..20_000 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let secs = (x >> 33) as i64 % 4_000_000_000;
+            let secs = rng.random_range(0..4_000_000_000i64);
             let dt = Timestamp::from_second(secs)
                 .unwrap()
                 .to_zoned(TimeZone::UTC)
