@@ -449,9 +449,8 @@ impl<'a> Ingester<'a> {
                 break;
             }
             let first = file_report.rows_read == 0;
-            let recs = &chunk[..filled];
-            let recs = (recs, &spans[..filled]);
-            self.process_chunk(name, &cols, recs, &mut lines, &mut file_report)?;
+            let (recs, spans) = (&chunk[..filled], &spans[..filled]);
+            self.process_chunk(name, &cols, recs, spans, &mut lines, &mut file_report)?;
             if first && filled == CHUNK_ROWS {
                 // Size the store for the whole file from the first chunk's bytes per row, so
                 // its columns are not copied as they grow.
@@ -482,7 +481,8 @@ impl<'a> Ingester<'a> {
         &mut self,
         name: &str,
         cols: &Columns,
-        (recs, spans): (&[ByteRecord], &[(usize, usize)]),
+        recs: &[ByteRecord],
+        spans: &[(usize, usize)],
         lines: &mut LineCounter,
         fr: &mut FileReport,
     ) -> Result<(), IngestError> {
@@ -493,14 +493,13 @@ impl<'a> Ingester<'a> {
         // Hash the ids and load their slots of the duplicate table now, all together, so the
         // cache misses overlap instead of stalling one row at a time below.
         let mut touched = 0u64;
-        let id_hashes: Vec<u64> = recs
+        let ids: Vec<(&[u8], u64)> = recs
             .iter()
             .map(|rec| {
-                let h = self
-                    .hasher
-                    .hash(trim_bytes(rec.get(cols.id).unwrap_or(b"")));
+                let id = rec.get(cols.id).unwrap_or(b"").trim_ascii();
+                let h = self.hasher.hash(id);
                 touched ^= self.seen_ids.touch(h);
-                h
+                (id, h)
             })
             .collect();
         std::hint::black_box(touched);
@@ -520,8 +519,8 @@ impl<'a> Ingester<'a> {
             }
         }
         let mut k = 0;
-        for (((rec, p), id_hash), &(start, end)) in
-            recs.iter().zip(parsed).zip(id_hashes).zip(spans)
+        for (((rec, p), (id, id_hash)), &(start, end)) in
+            recs.iter().zip(parsed).zip(ids).zip(spans)
         {
             fr.rows_read += 1;
             self.report.rows_read += 1;
@@ -529,8 +528,6 @@ impl<'a> Ingester<'a> {
                 let (x, y) = pts[k];
                 k += 1;
                 let district = self.assign(cols, &mut p, x, y)?;
-                let id = rec.get(cols.id).unwrap_or(b"");
-                let id = trim_bytes(id);
                 if !id.is_empty() && !self.remember_id(id_hash, id) {
                     return Err(problem(
                         RejectReason::DuplicateId,
@@ -703,7 +700,6 @@ impl<'a> Ingester<'a> {
             let f = rec.get(i).unwrap_or(b"");
             let off = (f.as_ptr() as usize).wrapping_sub(data.as_ptr() as usize);
             row.and_then(|r| r.get(off..off.checked_add(f.len())?))
-                .filter(|t| t.len() == f.len())
                 .map_or_else(|| std::str::from_utf8(f), Ok)
                 .map(str::trim_ascii)
                 .map_err(|_| problem(RejectReason::BadEncoding, i, "not valid UTF-8"))
@@ -869,18 +865,6 @@ fn parse_coords(cols: &Columns, xs: &str, ys: &str) -> Result<(f64, f64), Proble
         i,
         format!("{n} {bad} is outside [{}, {}]", r.0, r.1),
     ))
-}
-
-fn trim_bytes(b: &[u8]) -> &[u8] {
-    let s = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let e = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(s, |e| e + 1);
-    &b[s..e]
 }
 
 fn csv_error(file: &str, line: u64, e: &impl std::fmt::Display) -> IngestError {
