@@ -38,6 +38,10 @@ impl IdArena {
     fn heap_bytes(&self) -> usize {
         self.bytes.capacity() + self.ends.capacity() * 4
     }
+    fn reserve(&mut self, additional: usize, id_bytes: usize) {
+        self.bytes.reserve(additional * id_bytes);
+        self.ends.reserve(additional);
+    }
     fn shrink(&mut self) {
         self.bytes.shrink_to_fit();
         self.ends.shrink_to_fit();
@@ -222,8 +226,7 @@ impl IncidentStore {
         self.victim_age.reserve(additional);
         self.suspect_age.reserve(additional);
         self.location_type.reserve(additional);
-        self.ids.bytes.reserve(additional * id_bytes);
-        self.ids.ends.reserve(additional);
+        self.ids.reserve(additional, id_bytes);
     }
 
     /// Releases spare capacity.
