@@ -114,23 +114,69 @@ impl DistrictIndex {
         self.y0_m = y0;
         self.nx = nx;
         self.ny = ny;
-        // No boundary separates two horizontally adjacent unmixed cells (it would touch both,
-        // marking them mixed), so one exact answer serves a whole run of unmixed cells.
-        for cy in 0..ny {
-            let mut run_label: Option<u8> = None;
-            for cx in 0..nx {
-                let i = cy * nx + cx;
-                if mixed[i] {
-                    run_label = None;
-                    cells[i] = MIXED;
-                    continue;
+        // Unmixed cells take the district around their centre, found by one scanline per
+        // row through the centres: each district's rings cross the line an even number of
+        // times, and the district is inside between its odd and even crossings. An edge
+        // crossing a row inside a cell would have marked that cell mixed, so every crossing
+        // is at least half a cell from an unmixed centre and rounding cannot move it across.
+        let mut crossings_by_row: Vec<Vec<(f64, u8)>> = vec![Vec::new(); ny];
+        let row_y = |cy: usize| y0 + (cy as f64 + 0.5) * LOOKUP_CELL_M;
+        for (d, mp) in self.shapes.iter().enumerate() {
+            for poly in &mp.0 {
+                for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                    for seg in ring.lines() {
+                        let (a, b) = (seg.start, seg.end);
+                        let first = (((a.y.min(b.y) - y0) / LOOKUP_CELL_M - 0.5).floor() - 1.0)
+                            .max(0.0) as usize;
+                        for (cy, row) in crossings_by_row.iter_mut().enumerate().skip(first) {
+                            let y = row_y(cy);
+                            if y > a.y.max(b.y) {
+                                break;
+                            }
+                            // Half-open rule: a vertex on the line counts for one edge only.
+                            if (a.y > y) != (b.y > y) {
+                                let x = a.x + (y - a.y) / (b.y - a.y) * (b.x - a.x);
+                                row.push((x, d as u8));
+                            }
+                        }
+                    }
                 }
-                let label = *run_label.get_or_insert_with(|| {
-                    let x = x0 + (cx as f64 + 0.5) * LOOKUP_CELL_M;
-                    let y = y0 + (cy as f64 + 0.5) * LOOKUP_CELL_M;
-                    self.locate_exact(x, y).map_or(OUTSIDE, |d| d + 1)
-                });
-                cells[i] = label;
+            }
+        }
+        let mut odd = vec![false; self.shapes.len()];
+        for (cy, crossings) in crossings_by_row.iter_mut().enumerate() {
+            crossings.sort_by(|p, q| p.0.total_cmp(&q.0));
+            odd.iter_mut().for_each(|o| *o = false);
+            // Runs of cells between consecutive crossings share a label; a crossing at x ends
+            // the run of cells whose centre lies before x.
+            let row = cy * nx..(cy + 1) * nx;
+            let (cells, mixed) = (&mut cells[row.clone()], &mixed[row]);
+            let (mut start, mut label) = (0usize, OUTSIDE);
+            let mut k = 0;
+            while start < nx {
+                // At least one cell per step: a crossing exactly at a centre is in a mixed cell.
+                let end = match crossings.get(k) {
+                    Some(&(x, _)) => (((x - x0) / LOOKUP_CELL_M - 0.5).ceil().max(0.0) as usize)
+                        .clamp(start + 1, nx),
+                    None => nx,
+                };
+                for (c, &m) in cells[start..end].iter_mut().zip(&mixed[start..end]) {
+                    *c = if m { MIXED } else { label };
+                }
+                start = end;
+                // Every crossing before the next centre toggles its district.
+                let next_x = x0 + (start as f64 + 0.5) * LOOKUP_CELL_M;
+                let k0 = k;
+                while k < crossings.len() && crossings[k].0 < next_x {
+                    let d = crossings[k].1 as usize;
+                    odd[d] = !odd[d];
+                    k += 1;
+                }
+                if k > k0 {
+                    // Districts do not overlap; if bad data made them, the lowest index wins,
+                    // as in `locate_exact`.
+                    label = odd.iter().position(|&o| o).map_or(OUTSIDE, |d| d as u8 + 1);
+                }
             }
         }
         self.compress(&cells);
@@ -140,21 +186,16 @@ impl DistrictIndex {
     fn compress(&mut self, cells: &[u8]) {
         let (nx, ny) = (self.nx, self.ny);
         let (nbx, nby) = (nx.div_ceil(BLOCK), ny.div_ceil(BLOCK));
-        let cell = |cx: usize, cy: usize| {
-            if cx < nx && cy < ny {
-                cells[cy * nx + cx]
-            } else {
-                OUTSIDE
-            }
-        };
         self.nbx = nbx;
         self.block_table = Vec::with_capacity(nbx * nby);
         self.blocks.clear();
         for by in 0..nby {
             for bx in 0..nbx {
                 let mut block = [OUTSIDE; BLOCK * BLOCK];
-                for (k, v) in block.iter_mut().enumerate() {
-                    *v = cell(bx * BLOCK + k % BLOCK, by * BLOCK + k / BLOCK);
+                let xs = bx * BLOCK..((bx + 1) * BLOCK).min(nx);
+                for (r, cy) in (by * BLOCK..((by + 1) * BLOCK).min(ny)).enumerate() {
+                    block[r * BLOCK..r * BLOCK + xs.len()]
+                        .copy_from_slice(&cells[cy * nx + xs.start..cy * nx + xs.end]);
                 }
                 if block.iter().all(|&v| v == block[0]) {
                     self.block_table.push(UNIFORM | block[0] as u32);
@@ -273,5 +314,42 @@ mod tests {
         let stored = index.blocks.len() * BLOCK * BLOCK + index.block_table.len() * 4;
         assert!(stored * 3 < full, "{stored} bytes stored for {full} cells");
         assert_eq!(index.locate(f64::NAN, 0.0), None);
+    }
+
+    #[test]
+    fn scanline_fill_handles_holes_shared_edges_and_vertices_on_cell_centres() {
+        use crate::boundaries::District;
+        use geo::{polygon, Area};
+        // Coordinates on cell centres (…25, …75) and on cell edges, where rounding or the
+        // vertex rule would show: a square with a hole, its neighbour sharing an edge, and a
+        // diamond whose side vertices lie exactly on a row of centres.
+        let square = polygon!(
+            exterior: [(x: 0.0, y: 0.0), (x: 1000.0, y: 0.0), (x: 1000.0, y: 1000.0), (x: 0.0, y: 1000.0)],
+            interiors: [[(x: 225.0, y: 225.0), (x: 425.0, y: 225.0), (x: 425.0, y: 425.0), (x: 225.0, y: 425.0)]],
+        );
+        let neighbour = polygon![(x: 1000.0, y: 0.0), (x: 2000.0, y: 0.0), (x: 2000.0, y: 1000.0), (x: 1000.0, y: 1000.0)];
+        let diamond = polygon![(x: 2525.0, y: 75.0), (x: 2975.0, y: 525.0), (x: 2525.0, y: 975.0), (x: 2075.0, y: 525.0)];
+        let districts = [("E1", square), ("E2", neighbour), ("E3", diamond)]
+            .into_iter()
+            .map(|(code, p)| District {
+                code: code.into(),
+                name: code.into(),
+                area_km2: p.unsigned_area() / 1e6,
+                geometry: geo::MultiPolygon(vec![p]),
+            })
+            .collect();
+        let pack = BoundaryPack::from_districts("test", districts, None).unwrap();
+        let index = DistrictIndex::new(&pack);
+        let mut seen = [0usize; 4];
+        for i in -20..=620 {
+            for j in -20..=220 {
+                let (x, y) = (i as f64 * 5.0, j as f64 * 5.0);
+                let d = index.locate(x, y);
+                assert_eq!(d, index.locate_exact(x, y), "({x}, {y})");
+                seen[d.map_or(3, usize::from)] += 1;
+            }
+        }
+        // Every district and the outside were met.
+        assert!(seen.iter().all(|&n| n > 1000), "{seen:?}");
     }
 }
