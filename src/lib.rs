@@ -10,6 +10,7 @@ pub mod density;
 pub mod fixtures;
 pub mod gistar;
 pub mod hotspots;
+pub mod hugepages;
 pub mod incidents;
 pub mod layers;
 pub mod server;
