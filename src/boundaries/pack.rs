@@ -139,6 +139,32 @@ impl BoundaryPack {
         self.districts.iter().map(|d| d.area_km2).sum()
     }
 
+    /// SHA-256 (hex) over the districts' codes, names and the bits of every coordinate, in
+    /// pack order: packs with equal fingerprints put every point in the same district.
+    pub fn fingerprint(&self) -> String {
+        use geo::CoordsIter;
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for d in &self.districts {
+            for text in [&d.code, &d.name] {
+                h.update((text.len() as u64).to_le_bytes());
+                h.update(text.as_bytes());
+            }
+            h.update((d.geometry.0.len() as u64).to_le_bytes());
+            for poly in &d.geometry.0 {
+                h.update((poly.interiors().len() as u64).to_le_bytes());
+                for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                    h.update((ring.0.len() as u64).to_le_bytes());
+                    for c in ring.coords_iter() {
+                        h.update(c.x.to_bits().to_le_bytes());
+                        h.update(c.y.to_bits().to_le_bytes());
+                    }
+                }
+            }
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Bounding box of all districts, EPSG:27700 metres.
     pub fn bbox(&self) -> Option<Rect<f64>> {
         let mut out: Option<Rect<f64>> = None;

@@ -18,7 +18,8 @@ use crate::boundaries::{
 };
 use crate::fixtures::{self, FixtureOptions};
 use crate::incidents::{
-    IncidentStore, IngestOptions, IngestReport, Ingester, OffenceGroup, OffenceMap,
+    is_snapshot, read_snapshot, write_snapshot, IncidentStore, IngestOptions, IngestReport,
+    Ingester, OffenceGroup, OffenceMap,
 };
 
 /// Hotspot layers for the Kent and Medway Violence Reduction Unit.
@@ -41,6 +42,9 @@ pub enum Command {
     Fixtures(FixturesCommand),
     /// Ingest incidents and print counts by district and offence group, and the rejects.
     Stats(StatsArgs),
+    /// Ingest incidents once into a snapshot file that every command reads in place of the
+    /// CSV files (`--incidents FILE.hsnap`).
+    Ingest(IngestArgs),
     /// Kernel density surface as an Esri ASCII grid (.asc + .prj + .json metadata).
     Kde(Box<kde::KdeArgs>),
     /// Ranked hotspots as GeoJSON: density hotspots, Grip patrol places or diversion places.
@@ -86,7 +90,8 @@ pub struct GenerateArgs {
 pub struct IncidentArgs {
     #[command(flatten)]
     pub pack: PackArg,
-    /// Incident CSV files (police.uk or timed); default: the embedded fixture.
+    /// Incident CSV files (police.uk or timed), or one snapshot from `hotspots ingest`;
+    /// default: the embedded fixture.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub incidents: Vec<PathBuf>,
     /// Offence → group mapping table (CSV match,pattern,group); default: the built-in table.
@@ -190,10 +195,41 @@ impl Loaded {
 }
 
 impl IncidentArgs {
-    /// Loads the pack, ingests the incidents and says so on stderr.
+    /// Loads the pack, ingests the incidents (or reads a snapshot) and says so on stderr.
     pub fn load(&self) -> Result<Loaded> {
         let pack = self.pack.load()?;
         let index = DistrictIndex::new(&pack);
+        if let Some(snap) = self.incidents.iter().find(|p| is_snapshot(p)) {
+            if self.incidents.len() > 1 {
+                anyhow::bail!(
+                    "--incidents: {} is a snapshot; give it alone (a snapshot already holds every \
+                     file of its ingest)",
+                    snap.display()
+                );
+            }
+            if self.offence_map.is_some() {
+                anyhow::bail!(
+                    "--offence-map: {} was grouped at ingest; run `hotspots ingest` again with \
+                     this table",
+                    snap.display()
+                );
+            }
+            let (store, report) = read_snapshot(snap, &pack)?;
+            eprintln!(
+                "read snapshot {}: {} incidents (its ingest read {} rows: {} accepted, {} rejected)",
+                snap.display(),
+                store.len(),
+                report.rows_read,
+                report.accepted,
+                report.rejected
+            );
+            return Ok(Loaded {
+                pack,
+                index,
+                store,
+                report,
+            });
+        }
         let offence_map = match &self.offence_map {
             Some(p) => OffenceMap::load(p)?,
             None => OffenceMap::default_table(),
@@ -228,6 +264,30 @@ impl IncidentArgs {
             report,
         })
     }
+}
+
+/// `hotspots ingest`
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub input: IncidentArgs,
+    /// Snapshot to write (replaced only when the whole ingest and write succeed).
+    #[arg(long, value_name = "FILE.hsnap")]
+    pub out: PathBuf,
+}
+
+fn ingest(a: IngestArgs) -> Result<()> {
+    let l = a.input.load()?;
+    write_snapshot(&a.out, &l.pack, &l.store, &l.report)?;
+    let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "wrote {} incidents to {} ({:.1} MB, boundary pack {})",
+        l.store.len(),
+        a.out.display(),
+        bytes as f64 / 1e6,
+        l.pack.origin
+    );
+    Ok(())
 }
 
 /// `hotspots stats`
@@ -304,6 +364,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Boundaries(BoundariesCommand::Show(a)) => boundaries_show(a),
         Command::Fixtures(FixturesCommand::Generate(a)) => fixtures_generate(a),
         Command::Stats(a) => stats(a),
+        Command::Ingest(a) => ingest(a),
         Command::Kde(a) => kde::run(*a),
         Command::Hotspots(a) => hotspots::run(*a),
         Command::Peaks(a) => peaks::run(*a),

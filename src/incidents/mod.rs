@@ -6,6 +6,7 @@ mod ingest;
 pub mod offence;
 mod reject;
 pub mod seen_ids;
+pub mod snapshot;
 mod store;
 pub mod time;
 
@@ -13,6 +14,7 @@ pub use index::IncidentIndex;
 pub use ingest::{IngestError, IngestOptions, Ingester, InputFormat};
 pub use offence::{HarmTable, OffenceGroup, OffenceMap};
 pub use reject::{FileReport, IngestReport, RejectReason, Rejection};
+pub use snapshot::{is_snapshot, read_snapshot, write_snapshot, SnapshotError};
 pub use store::{IncidentStore, NewIncident, AGE_UNKNOWN, FLAG_MONTH_ONLY, FLAG_NO_END};
 
 use std::path::Path;

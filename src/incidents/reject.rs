@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Every reason a row can be rejected for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -99,7 +99,7 @@ impl std::fmt::Display for Rejection {
 }
 
 /// Per-file counts.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FileReport {
     /// Path.
     pub file: String,
@@ -116,7 +116,7 @@ pub struct FileReport {
 }
 
 /// The accounting of an ingest: `rows_read == accepted + rejected`, always.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IngestReport {
     /// Data rows read over all files.
     pub rows_read: u64,

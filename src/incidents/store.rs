@@ -31,6 +31,18 @@ impl IdArena {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.bytes[start..self.ends[i] as usize]
     }
+    /// An arena from its parts: the ids' bytes end to end, and where each id ends.
+    pub(crate) fn from_parts(bytes: Vec<u8>, ends: Vec<u32>) -> Self {
+        Self { bytes, ends }
+    }
+    /// The ids' bytes, end to end.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    /// Where each id ends in [`IdArena::bytes`].
+    pub fn ends(&self) -> &[u32] {
+        &self.ends
+    }
     /// Bytes of all ids together.
     pub fn total_bytes(&self) -> usize {
         self.bytes.len()
@@ -67,6 +79,18 @@ impl Labels {
             self.lookup.insert(s.to_string(), i);
         }
         i
+    }
+    /// Labels with ids 0, 1, … in this order (at most 65,534 are kept).
+    pub fn from_names(names: Vec<String>) -> Self {
+        let mut labels = Self::default();
+        for n in &names {
+            labels.intern(n);
+        }
+        labels
+    }
+    /// Every label, by id.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
     /// The label with this id.
     pub fn name(&self, i: u16) -> &str {
