@@ -1,7 +1,8 @@
 //! KDE benchmark: 1M incidents, 50 m cells, 300 m quartic over the Kent extent
-//! (about 2,000 × 1,260 cells), exact path, one thread.
+//! (about 2,000 × 1,260 cells), exact and binned paths, each on one thread (`one_thread_*`,
+//! the target's terms) and on every core (`all_threads_*`, as the commands run).
 //!
-//! Run: `cargo bench --bench density`. Target: ≤ 0.1 s compute.
+//! Run: `cargo bench --bench density`. Target: ≤ 0.1 s compute on one core.
 
 use std::sync::LazyLock;
 
@@ -42,16 +43,42 @@ fn main() {
     divan::main();
 }
 
-#[divan::bench(sample_count = 10, sample_size = 1)]
-fn quartic_300m_50m_cells_1m_incidents(b: Bencher) {
+/// Runs `f` in a pool of `threads` threads.
+fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+fn exact() -> Vec<f64> {
     let (g, xs, ys, ws) = &*PTS;
-    b.counter(ItemsCount::new(N))
-        .bench(|| kde_exact(g, xs, ys, ws, Kernel::Quartic, 300.0, Scaling::Density));
+    kde_exact(g, xs, ys, ws, Kernel::Quartic, 300.0, Scaling::Density)
+}
+
+fn binned() -> Option<Vec<f64>> {
+    let (g, xs, ys, ws) = &*PTS;
+    kde_binned(g, xs, ys, ws, Kernel::Quartic, 300.0, Scaling::Density)
 }
 
 #[divan::bench(sample_count = 10, sample_size = 1)]
-fn binned_quartic_300m_50m_cells_1m_incidents(b: Bencher) {
-    let (g, xs, ys, ws) = &*PTS;
+fn one_thread_exact_quartic_300m_50m_cells_1m_incidents(b: Bencher) {
+    b.counter(ItemsCount::new(N)).bench(|| on_threads(1, exact));
+}
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn one_thread_binned_quartic_300m_50m_cells_1m_incidents(b: Bencher) {
     b.counter(ItemsCount::new(N))
-        .bench(|| kde_binned(g, xs, ys, ws, Kernel::Quartic, 300.0, Scaling::Density));
+        .bench(|| on_threads(1, binned));
+}
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn all_threads_exact_quartic_300m_50m_cells_1m_incidents(b: Bencher) {
+    b.counter(ItemsCount::new(N)).bench(exact);
+}
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn all_threads_binned_quartic_300m_50m_cells_1m_incidents(b: Bencher) {
+    b.counter(ItemsCount::new(N)).bench(binned);
 }

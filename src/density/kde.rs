@@ -1,5 +1,7 @@
 //! Kernel density estimation on a grid: exact sums over the cells each incident reaches.
 
+use rayon::prelude::*;
+
 use super::{Grid, Kernel};
 
 /// What the surface values mean.
@@ -64,24 +66,24 @@ pub fn kde_exact(
     // Shapes of d² (m²), branch-free where it helps the inner loop vectorise: for the
     // compact kernels the clamp at 0 is what makes them vanish from d = h on.
     match kernel {
-        Kernel::Quartic => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, |d2| {
+        Kernel::Quartic => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, move |d2| {
             let u = (1.0 - d2 * inv_h2).max(0.0);
             u * u
         }),
-        Kernel::Epanechnikov => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, |d2| {
+        Kernel::Epanechnikov => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, move |d2| {
             (1.0 - d2 * inv_h2).max(0.0)
         }),
-        Kernel::Triangular => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, |d2| {
+        Kernel::Triangular => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, move |d2| {
             (1.0 - d2.sqrt() / h_m).max(0.0)
         }),
-        Kernel::Uniform => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, |d2| {
+        Kernel::Uniform => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, move |d2| {
             if d2 < h2 {
                 1.0
             } else {
                 0.0
             }
         }),
-        Kernel::Gaussian => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, |d2| {
+        Kernel::Gaussian => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, move |d2| {
             if d2 <= cut2 {
                 (-0.5 * d2 * inv_h2).exp()
             } else {
@@ -101,45 +103,77 @@ fn accumulate(
     kernel: Kernel,
     h_m: f64,
     scaling: Scaling,
-    shape: impl Fn(f64) -> f64,
+    shape: impl Fn(f64) -> f64 + Sync + Copy,
 ) -> Vec<f64> {
     let mut out = vec![0.0; grid.len()];
+    if grid.nx == 0 || grid.ny == 0 {
+        return out;
+    }
     let r = kernel.support_m(h_m);
     let factor = scaling.factor(kernel, h_m);
     let c = grid.cell_m;
-    // Squared x offsets of the current point's columns, reused across its rows.
-    let mut dx2: Vec<f64> = Vec::new();
-    for (x, y, w) in by_grid_row(grid, xs, ys, ws) {
-        let Some((iy0, iy1)) = axis_range(y, r, grid.y0_m, c, grid.ny) else {
-            continue;
-        };
-        // One column span per point (the support's bounding square): a fixed-width row
-        // keeps the inner loop branch-free; the shape function zeroes the corners.
-        let Some((ix0, ix1)) = axis_range(x, r, grid.x0_m, c, grid.nx) else {
-            continue;
-        };
-        let width = ix1 + 1 - ix0;
-        let wf = w * factor;
-        let dx0 = grid.x0_m + (ix0 as f64 + 0.5) * c - x;
-        dx2.clear();
-        dx2.extend((0..width).map(|k| (dx0 + k as f64 * c).powi(2)));
-        for iy in iy0..=iy1 {
-            let dy2 = (grid.y0_m + (iy as f64 + 0.5) * c - y).powi(2);
-            let start = iy * grid.nx + ix0;
-            let row = &mut out[start..start + width];
-            for (cell, &d) in row.iter_mut().zip(&dx2) {
-                *cell += wf * shape(d + dy2);
+    let (points, row_starts) = by_grid_row(grid, xs, ys, ws);
+    // Bands of rows are summed in parallel. A band takes the points of its rows and of the
+    // rows within reach around it, in the same order as a single pass, so every cell gets the
+    // same additions in the same order: the result does not depend on the number of threads.
+    let reach_rows = (r / c).ceil() as usize + 1;
+    let band_rows = BAND_ROWS.min(grid.ny);
+    out.par_chunks_mut(band_rows * grid.nx)
+        .enumerate()
+        .for_each(|(b, band)| {
+            // A copy on this thread's stack: the compiler can then keep the shape's constants
+            // in registers (a reference might alias `band`) and vectorise the inner loop.
+            let local_shape = shape;
+            let row0 = b * band_rows;
+            let row1 = row0 + band.len() / grid.nx;
+            let first = row_starts[row0.saturating_sub(reach_rows)];
+            let last = row_starts[(row1 + reach_rows).min(grid.ny)];
+            // Squared x offsets of the current point's columns, reused across its rows.
+            let mut dx2: Vec<f64> = Vec::new();
+            for &(x, y, w) in &points[first..last] {
+                let Some((iy0, iy1)) = axis_range(y, r, grid.y0_m, c, grid.ny) else {
+                    continue;
+                };
+                let (iy0, iy1) = (iy0.max(row0), iy1.min(row1 - 1));
+                if iy0 > iy1 {
+                    continue;
+                }
+                // One column span per point (the support's bounding square): a fixed-width
+                // row keeps the inner loop branch-free; the shape function zeroes the corners.
+                let Some((ix0, ix1)) = axis_range(x, r, grid.x0_m, c, grid.nx) else {
+                    continue;
+                };
+                let width = ix1 + 1 - ix0;
+                let wf = w * factor;
+                let dx0 = grid.x0_m + (ix0 as f64 + 0.5) * c - x;
+                dx2.clear();
+                dx2.extend((0..width).map(|k| (dx0 + k as f64 * c).powi(2)));
+                for iy in iy0..=iy1 {
+                    let dy2 = (grid.y0_m + (iy as f64 + 0.5) * c - y).powi(2);
+                    let start = (iy - row0) * grid.nx + ix0;
+                    let row = &mut band[start..start + width];
+                    for (cell, &d) in row.iter_mut().zip(&dx2) {
+                        *cell += wf * local_shape(d + dy2);
+                    }
+                }
             }
-        }
-    }
+        });
     out
 }
 
+/// Grid rows per parallel band of the exact sum: small enough to share the work of an
+/// unevenly populated county among the threads, large enough that the points re-read at band
+/// edges (those within reach of a neighbouring band) are few.
+const BAND_ROWS: usize = 64;
+
 /// The points reordered by the grid row they fall in (counting sort, stable), as
-/// (x, y, weight). Visiting points row by row keeps the few grid rows a kernel touches in
-/// cache: over a county-sized grid (tens of MB) the order of the input otherwise makes
-/// almost every row update a main-memory miss, which costs ~6× the arithmetic.
-fn by_grid_row(grid: &Grid, xs: &[f64], ys: &[f64], ws: &[f64]) -> Vec<(f64, f64, f64)> {
+/// (x, y, weight), and where each row's points start (`ny + 1` entries). Visiting points row
+/// by row keeps the few grid rows a kernel touches in cache: over a county-sized grid (tens
+/// of MB) the order of the input otherwise makes almost every row update a main-memory miss,
+/// which costs ~6× the arithmetic.
+type RowOrder = (Vec<(f64, f64, f64)>, Vec<usize>);
+
+fn by_grid_row(grid: &Grid, xs: &[f64], ys: &[f64], ws: &[f64]) -> RowOrder {
     let rows = grid.ny.max(1);
     // Points south or north of the grid go to the first or last row (NaN to the first).
     let row_of = |y: f64| (((y - grid.y0_m) / grid.cell_m).max(0.0) as usize).min(rows - 1);
@@ -150,13 +184,14 @@ fn by_grid_row(grid: &Grid, xs: &[f64], ys: &[f64], ws: &[f64]) -> Vec<(f64, f64
     for i in 1..=rows {
         starts[i] += starts[i - 1];
     }
+    let mut next = starts.clone();
     let mut out = vec![(0.0, 0.0, 0.0); xs.len()];
     for ((&x, &y), &w) in xs.iter().zip(ys).zip(ws) {
-        let slot = &mut starts[row_of(y)];
+        let slot = &mut next[row_of(y)];
         out[*slot] = (x, y, w);
         *slot += 1;
     }
-    out
+    (out, starts)
 }
 
 /// Index range of the cell centres within `half` of `v` along one axis of `n` cells of side
@@ -244,51 +279,56 @@ pub fn kde_binned(
     // memory, which the compiler vectorises.
     let r = reach as usize;
     let m = m as usize;
-    let (nx, ny, bnx) = (grid.nx, grid.ny, bnx as usize);
+    let (nx, bnx) = (grid.nx, bnx as usize);
     let row_nonzero: Vec<bool> = bins
         .chunks_exact(bnx)
         .map(|row| row.iter().any(|v| *v != 0.0))
         .collect();
     let mut out = vec![0.0; grid.len()];
-    let mut v = vec![0.0; bnx];
-    for oy in 0..ny {
-        let by = oy + m;
-        let out_row = &mut out[oy * nx..(oy + 1) * nx];
-        for d in 0..=r {
-            let (lo, hi) = (by - d, by + d);
-            let (use_lo, use_hi) = (row_nonzero[lo], d > 0 && row_nonzero[hi]);
-            if !use_lo && !use_hi {
-                continue;
-            }
-            let row = |k: usize| &bins[k * bnx..(k + 1) * bnx];
-            match (use_lo, use_hi) {
-                (true, true) => {
-                    for ((o, a), b) in v.iter_mut().zip(row(lo)).zip(row(hi)) {
-                        *o = a + b;
-                    }
-                }
-                (true, false) => v.copy_from_slice(row(lo)),
-                _ => v.copy_from_slice(row(hi)),
-            }
-            let st = &stencil[(r + d) * side..(r + d + 1) * side];
-            let c0 = st[r];
-            if c0 != 0.0 {
-                for (o, a) in out_row.iter_mut().zip(&v[m..m + nx]) {
-                    *o += c0 * a;
-                }
-            }
-            for t in 1..=r {
-                let ct = st[r + t];
-                if ct == 0.0 {
+    if nx == 0 {
+        return Some(out);
+    }
+    // Output rows are independent: they are computed in parallel, each exactly as alone.
+    out.par_chunks_mut(nx).enumerate().for_each_init(
+        || vec![0.0; bnx],
+        |v, (oy, out_row)| {
+            let by = oy + m;
+            for d in 0..=r {
+                let (lo, hi) = (by - d, by + d);
+                let (use_lo, use_hi) = (row_nonzero[lo], d > 0 && row_nonzero[hi]);
+                if !use_lo && !use_hi {
                     continue;
                 }
-                let (a, b) = (&v[m + t..m + t + nx], &v[m - t..m - t + nx]);
-                for ((o, a), b) in out_row.iter_mut().zip(a).zip(b) {
-                    *o += ct * (a + b);
+                let row = |k: usize| &bins[k * bnx..(k + 1) * bnx];
+                match (use_lo, use_hi) {
+                    (true, true) => {
+                        for ((o, a), b) in v.iter_mut().zip(row(lo)).zip(row(hi)) {
+                            *o = a + b;
+                        }
+                    }
+                    (true, false) => v.copy_from_slice(row(lo)),
+                    _ => v.copy_from_slice(row(hi)),
+                }
+                let st = &stencil[(r + d) * side..(r + d + 1) * side];
+                let c0 = st[r];
+                if c0 != 0.0 {
+                    for (o, a) in out_row.iter_mut().zip(&v[m..m + nx]) {
+                        *o += c0 * a;
+                    }
+                }
+                for t in 1..=r {
+                    let ct = st[r + t];
+                    if ct == 0.0 {
+                        continue;
+                    }
+                    let (a, b) = (&v[m + t..m + t + nx], &v[m - t..m - t + nx]);
+                    for ((o, a), b) in out_row.iter_mut().zip(a).zip(b) {
+                        *o += ct * (a + b);
+                    }
                 }
             }
-        }
-    }
+        },
+    );
     Some(out)
 }
 
@@ -448,5 +488,41 @@ mod tests {
             );
         }
         assert!(kde_binned(&g, &xs, &ys, &ws, Kernel::Uniform, 300.0, Scaling::Density).is_none());
+    }
+
+    /// Bands and rows run in parallel, but each cell's sum is formed in one fixed order: the
+    /// surfaces are bit-identical whatever the number of threads, and equal to brute force.
+    #[test]
+    fn surfaces_do_not_depend_on_the_number_of_threads() {
+        // The grid is narrower than the points' spread, so some points lie off it, some
+        // within reach of its edges; 100 rows make several bands.
+        let g = Grid::covering(600_500.0, 150_200.0, 604_500.0, 153_600.0, 34.0);
+        let (xs, ys, ws) = points(4000, 17);
+        let on = |threads: usize, binned: bool| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                if binned {
+                    kde_binned(&g, &xs, &ys, &ws, Kernel::Quartic, 250.0, Scaling::Density).unwrap()
+                } else {
+                    kde_exact(&g, &xs, &ys, &ws, Kernel::Quartic, 250.0, Scaling::Density)
+                }
+            })
+        };
+        let bits = |v: Vec<f64>| v.into_iter().map(f64::to_bits).collect::<Vec<_>>();
+        for binned in [false, true] {
+            let one = bits(on(1, binned));
+            assert_eq!(one, bits(on(2, binned)), "binned: {binned}");
+            assert_eq!(one, bits(on(5, binned)), "binned: {binned}");
+        }
+        let exact = on(3, false);
+        let brute = kde_brute_force(&g, &xs, &ys, &ws, Kernel::Quartic, 250.0, Scaling::Density);
+        let peak = brute.iter().cloned().fold(0.0, f64::max);
+        assert!(peak > 0.0);
+        for (a, b) in exact.iter().zip(&brute) {
+            assert!((a - b).abs() <= 1e-9 * peak, "{a} vs {b}");
+        }
     }
 }
