@@ -12,6 +12,10 @@ use hotspots::boundaries::{BoundaryPack, DistrictIndex};
 use hotspots::density::{kde_binned, kde_exact, Grid, Kernel, Scaling};
 use hotspots::fixtures::{generate, FixtureOptions};
 
+/// As the binary: large blocks on transparent huge pages.
+#[global_allocator]
+static ALLOC: hotspots::alloc::HugePageAlloc = hotspots::alloc::HugePageAlloc;
+
 const N: usize = 1_000_000;
 
 /// The grid, then incident eastings, northings and weights.

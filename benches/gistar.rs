@@ -10,6 +10,10 @@ use hotspots::boundaries::{BoundaryPack, DistrictIndex};
 use hotspots::fixtures::{generate, FixtureOptions};
 use hotspots::gistar::{gi_star, permutation_p, CellKind, CellSet, Neighbourhood};
 
+/// As the binary: large blocks on transparent huge pages.
+#[global_allocator]
+static ALLOC: hotspots::alloc::HugePageAlloc = hotspots::alloc::HugePageAlloc;
+
 /// The cells and the counts per cell.
 static INPUT: LazyLock<(CellSet, Vec<f64>)> = LazyLock::new(|| {
     let pack = BoundaryPack::kent_medway().unwrap();

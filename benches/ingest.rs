@@ -12,6 +12,10 @@ use hotspots::boundaries::{BoundaryPack, DistrictIndex};
 use hotspots::fixtures::{generate, write_csv_to, FixtureOptions};
 use hotspots::incidents::{IncidentIndex, IngestOptions, Ingester};
 
+/// As the binary: large blocks on transparent huge pages.
+#[global_allocator]
+static ALLOC: hotspots::alloc::HugePageAlloc = hotspots::alloc::HugePageAlloc;
+
 const ROWS: usize = 1_000_000;
 
 static PACK: LazyLock<BoundaryPack> = LazyLock::new(|| BoundaryPack::kent_medway().unwrap());

@@ -3,6 +3,7 @@
 //! Data flows one way: boundaries + incidents → index → analyses → layers → outputs.
 //! All analysis runs in EPSG:27700 metres; WGS84 appears only at the edges.
 
+pub mod alloc;
 pub mod boundaries;
 pub mod cli;
 pub mod crs;
@@ -10,7 +11,6 @@ pub mod density;
 pub mod fixtures;
 pub mod gistar;
 pub mod hotspots;
-pub mod hugepages;
 pub mod incidents;
 pub mod layers;
 pub mod server;

@@ -230,8 +230,15 @@ pub fn compute_surface(
             opts.cell_m
         )));
     }
-    let (mut xs, mut ys, mut ws) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..store.len() {
+    // Room for every incident: pages a filter leaves untouched are never backed by memory,
+    // and growing by doubling would copy (and fault in) each column several times.
+    let n = store.len();
+    let (mut xs, mut ys, mut ws) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for i in 0..n {
         if opts.filter.keep(store, i) {
             xs.push(store.x_m[i]);
             ys.push(store.y_m[i]);

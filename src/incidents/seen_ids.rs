@@ -12,13 +12,10 @@
 //! two inserts and each insert's misses (control bytes, then the data slot) stall on their
 //! own. Measured on 1M timed rows, best of 9, alternating builds: hashbrown 1.27–1.29 s,
 //! hashbrown with a read-only `find` pass per chunk 1.35–1.43 s, this table with its touch
-//! pass 1.12–1.21 s. The slots are a [`HugeTable`] on 2 MiB pages, so the touch pass's
-//! misses do not each add a page walk: the 1M-row parse pass 0.57–0.58 s → 0.55 s (best of
-//! 5, three alternations, on a faster machine than the figures above).
+//! pass 1.12–1.21 s. The binary's allocator puts the 16 MB of slots of a 1M-row ingest on
+//! huge pages ([`crate::alloc`]), so the touch pass's misses do not each add a page walk.
 
 use std::hash::BuildHasher;
-
-use crate::hugepages::HugeTable;
 
 /// Hashes of id bytes (foldhash, seeded per process).
 #[derive(Debug, Clone, Default)]
@@ -32,10 +29,10 @@ impl IdHasher {
 }
 
 /// Ids seen so far, as store rows; `len() ≤ slots / 2` always.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SeenIds {
     /// `fingerprint << 32 | (row + 1)`; 0 is an empty slot.
-    slots: HugeTable<u64>,
+    slots: Vec<u64>,
     /// log2 of the slot count.
     bits: u32,
     len: usize,
@@ -51,7 +48,7 @@ impl SeenIds {
     /// An empty set.
     pub fn new() -> Self {
         Self {
-            slots: HugeTable::zeroed(16),
+            slots: vec![0; 16],
             bits: 4,
             len: 0,
         }
@@ -80,10 +77,10 @@ impl SeenIds {
     }
 
     fn resize(&mut self, bits: u32) {
-        let old = std::mem::replace(&mut self.slots, HugeTable::zeroed(1 << bits));
+        let old = std::mem::replace(&mut self.slots, vec![0; 1 << bits]);
         self.bits = bits;
         let mask = self.slots.len() - 1;
-        for s in old.iter().copied().filter(|&s| s != 0) {
+        for s in old.into_iter().filter(|&s| s != 0) {
             // The fingerprint is the hash's top 32 bits, which also give the home slot.
             let mut i = ((s >> 32) << 32 >> (64 - bits)) as usize;
             while self.slots[i] != 0 {
@@ -129,9 +126,9 @@ impl SeenIds {
         }
     }
 
-    /// Bytes reserved for the slots.
+    /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.reserved_bytes()
+        self.slots.capacity() * 8
     }
 }
 
