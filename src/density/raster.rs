@@ -75,17 +75,28 @@ fn write_geotiff_inner(path: &Path, grid: &Grid, values: &[f64]) -> Result<(), t
     )?;
     d.write_tag(Tag::GeoKeyDirectoryTag, &GEOKEYS_27700[..])?;
     d.write_tag(Tag::GdalNodata, "-9999")?;
-    let mut rows = Vec::with_capacity(values.len());
-    for iy in (0..grid.ny).rev() {
-        rows.extend(values[iy * grid.nx..(iy + 1) * grid.nx].iter().map(|v| {
-            if v.is_nan() {
-                NODATA
-            } else {
-                *v
-            }
-        }));
+    // Strip by strip (north first), through one strip-sized buffer rather than a copy of
+    // the whole raster.
+    let mut strip = Vec::new();
+    let mut rows = (0..grid.ny).rev();
+    loop {
+        let samples = image.next_strip_sample_count() as usize;
+        if samples == 0 || grid.nx == 0 {
+            break;
+        }
+        strip.clear();
+        for iy in rows.by_ref().take(samples / grid.nx) {
+            strip.extend(values[iy * grid.nx..(iy + 1) * grid.nx].iter().map(|&v| {
+                if v.is_nan() {
+                    NODATA
+                } else {
+                    v
+                }
+            }));
+        }
+        image.write_strip(&strip)?;
     }
-    image.write_data(&rows)
+    image.finish()
 }
 
 /// Reads a GeoTIFF written by [`write_geotiff`] back into a grid and values (row 0 south,
