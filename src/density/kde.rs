@@ -60,30 +60,47 @@ pub fn kde_exact(
     h_m: f64,
     scaling: Scaling,
 ) -> Vec<f64> {
+    kde_exact_rows(
+        grid,
+        &RowOrdered::new(grid, xs, ys, ws),
+        kernel,
+        h_m,
+        scaling,
+    )
+}
+
+/// [`kde_exact`] over points already in grid-row order.
+pub fn kde_exact_rows(
+    grid: &Grid,
+    rows: &RowOrdered,
+    kernel: Kernel,
+    h_m: f64,
+    scaling: Scaling,
+) -> Vec<f64> {
     let h2 = h_m * h_m;
     let inv_h2 = 1.0 / h2;
     let cut2 = kernel.support_m(h_m).powi(2);
     // Shapes of d² (m²), branch-free where it helps the inner loop vectorise: for the
     // compact kernels the clamp at 0 is what makes them vanish from d = h on.
     match kernel {
-        Kernel::Quartic => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, move |d2| {
+        Kernel::Quartic => accumulate(grid, rows, kernel, h_m, scaling, move |d2| {
             let u = (1.0 - d2 * inv_h2).max(0.0);
             u * u
         }),
-        Kernel::Epanechnikov => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, move |d2| {
+        Kernel::Epanechnikov => accumulate(grid, rows, kernel, h_m, scaling, move |d2| {
             (1.0 - d2 * inv_h2).max(0.0)
         }),
-        Kernel::Triangular => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, move |d2| {
+        Kernel::Triangular => accumulate(grid, rows, kernel, h_m, scaling, move |d2| {
             (1.0 - d2.sqrt() / h_m).max(0.0)
         }),
-        Kernel::Uniform => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, move |d2| {
+        Kernel::Uniform => accumulate(grid, rows, kernel, h_m, scaling, move |d2| {
             if d2 < h2 {
                 1.0
             } else {
                 0.0
             }
         }),
-        Kernel::Gaussian => accumulate(grid, xs, ys, ws, kernel, h_m, scaling, move |d2| {
+        Kernel::Gaussian => accumulate(grid, rows, kernel, h_m, scaling, move |d2| {
             if d2 <= cut2 {
                 (-0.5 * d2 * inv_h2).exp()
             } else {
@@ -97,9 +114,7 @@ pub fn kde_exact(
 #[inline(always)]
 fn accumulate(
     grid: &Grid,
-    xs: &[f64],
-    ys: &[f64],
-    ws: &[f64],
+    rows: &RowOrdered,
     kernel: Kernel,
     h_m: f64,
     scaling: Scaling,
@@ -112,7 +127,7 @@ fn accumulate(
     let r = kernel.support_m(h_m);
     let factor = scaling.factor(kernel, h_m);
     let c = grid.cell_m;
-    let (points, row_starts) = by_grid_row(grid, xs, ys, ws);
+    let (points, row_starts) = (&rows.points, &rows.row_starts);
     // Bands of rows are summed in parallel. A band takes the points of its rows and of the
     // rows within reach around it, in the same order as a single pass, so every cell gets the
     // same additions in the same order: the result does not depend on the number of threads.
@@ -166,32 +181,71 @@ fn accumulate(
 /// edges (those within reach of a neighbouring band) are few.
 const BAND_ROWS: usize = 64;
 
-/// The points reordered by the grid row they fall in (counting sort, stable), as
-/// (x, y, weight), and where each row's points start (`ny + 1` entries). Visiting points row
-/// by row keeps the few grid rows a kernel touches in cache: over a county-sized grid (tens
-/// of MB) the order of the input otherwise makes almost every row update a main-memory miss,
-/// which costs ~6× the arithmetic.
-type RowOrder = (Vec<(f64, f64, f64)>, Vec<usize>);
+/// Weighted points (x, y, weight) reordered by the grid row they fall in (counting sort,
+/// stable), with where each row's points start. Visiting points row by row keeps the few
+/// grid rows a kernel touches in cache: over a county-sized grid (tens of MB) the order of
+/// the input otherwise makes almost every row update a main-memory miss, which costs ~6× the
+/// arithmetic. Points south or north of the grid go to its first or last row (NaN to the
+/// first).
+#[derive(Debug, Clone)]
+pub struct RowOrdered {
+    points: Vec<(f64, f64, f64)>,
+    /// `ny + 1` offsets into `points` (at least 2).
+    row_starts: Vec<usize>,
+}
 
-fn by_grid_row(grid: &Grid, xs: &[f64], ys: &[f64], ws: &[f64]) -> RowOrder {
-    let rows = grid.ny.max(1);
-    // Points south or north of the grid go to the first or last row (NaN to the first).
-    let row_of = |y: f64| (((y - grid.y0_m) / grid.cell_m).max(0.0) as usize).min(rows - 1);
-    let mut starts = vec![0usize; rows + 1];
-    for &y in ys {
-        starts[row_of(y) + 1] += 1;
+impl RowOrdered {
+    /// The points `(xs[i], ys[i], ws[i])` in row order.
+    pub fn new(grid: &Grid, xs: &[f64], ys: &[f64], ws: &[f64]) -> Self {
+        let n = xs.len().min(ys.len()).min(ws.len());
+        Self::from_indexed(grid, n, |i| Some((xs[i], ys[i], ws[i])))
     }
-    for i in 1..=rows {
-        starts[i] += starts[i - 1];
+
+    /// The points `point(i)` gives for `i` in `0..n` (skipping `None`), in row order.
+    /// `point` is called twice per index (count, then place) and must answer alike.
+    pub fn from_indexed(
+        grid: &Grid,
+        n: usize,
+        point: impl Fn(usize) -> Option<(f64, f64, f64)>,
+    ) -> Self {
+        let rows = grid.ny.max(1);
+        let row_of = |y: f64| (((y - grid.y0_m) / grid.cell_m).max(0.0) as usize).min(rows - 1);
+        let mut row_starts = vec![0usize; rows + 1];
+        for (_, y, _) in (0..n).filter_map(&point) {
+            row_starts[row_of(y) + 1] += 1;
+        }
+        for i in 1..=rows {
+            row_starts[i] += row_starts[i - 1];
+        }
+        let mut next = row_starts.clone();
+        let mut points = vec![(0.0, 0.0, 0.0); row_starts[rows]];
+        for (x, y, w) in (0..n).filter_map(&point) {
+            let slot = &mut next[row_of(y)];
+            points[*slot] = (x, y, w);
+            *slot += 1;
+        }
+        Self { points, row_starts }
     }
-    let mut next = starts.clone();
-    let mut out = vec![(0.0, 0.0, 0.0); xs.len()];
-    for ((&x, &y), &w) in xs.iter().zip(ys).zip(ws) {
-        let slot = &mut next[row_of(y)];
-        out[*slot] = (x, y, w);
-        *slot += 1;
+
+    /// The points, row by row.
+    pub fn points(&self) -> &[(f64, f64, f64)] {
+        &self.points
     }
-    (out, starts)
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// Sum of the weights.
+    pub fn total_weight(&self) -> f64 {
+        self.points.iter().map(|p| p.2).sum()
+    }
 }
 
 /// Index range of the cell centres within `half` of `v` along one axis of `n` cells of side
@@ -241,6 +295,18 @@ pub fn kde_binned(
     h_m: f64,
     scaling: Scaling,
 ) -> Option<Vec<f64>> {
+    let points = xs.iter().zip(ys).zip(ws).map(|((&x, &y), &w)| (x, y, w));
+    kde_binned_points(grid, points, kernel, h_m, scaling)
+}
+
+/// [`kde_binned`] over weighted points `(x, y, weight)` in any order.
+pub fn kde_binned_points(
+    grid: &Grid,
+    points: impl Iterator<Item = (f64, f64, f64)>,
+    kernel: Kernel,
+    h_m: f64,
+    scaling: Scaling,
+) -> Option<Vec<f64>> {
     binned_error_bound_per_weight(kernel, h_m, grid.cell_m, scaling)?;
     let c = grid.cell_m;
     let reach = (kernel.support_m(h_m) / c).ceil() as i64;
@@ -249,7 +315,7 @@ pub fn kde_binned(
     let bnx = grid.nx as i64 + 2 * m;
     let bny = grid.ny as i64 + 2 * m;
     let mut bins = vec![0.0f64; (bnx * bny) as usize];
-    for ((&x, &y), &w) in xs.iter().zip(ys).zip(ws) {
+    for (x, y, w) in points {
         let fx = (x - grid.x0_m) / c - 0.5;
         let fy = (y - grid.y0_m) / c - 0.5;
         let (ix, iy) = (fx.floor(), fy.floor());

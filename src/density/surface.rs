@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use super::{
-    arcgis_bandwidth_m, binned_error_bound_per_weight, cv_bandwidth_m, kde_binned, kde_exact,
-    scott_bandwidth_m, Grid, Kernel, Scaling,
+    arcgis_bandwidth_m, binned_error_bound_per_weight, cv_bandwidth_m, kde_binned,
+    kde_binned_points, kde_exact, kde_exact_rows, scott_bandwidth_m, Grid, Kernel, RowOrdered,
+    Scaling,
 };
 use crate::boundaries::{BoundaryPack, DistrictIndex};
 use crate::incidents::time::EpochMinutes;
@@ -230,52 +231,6 @@ pub fn compute_surface(
             opts.cell_m
         )));
     }
-    // Room for every incident: pages a filter leaves untouched are never backed by memory,
-    // and growing by doubling would copy (and fault in) each column several times.
-    let n = store.len();
-    let (mut xs, mut ys, mut ws) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for i in 0..n {
-        if opts.filter.keep(store, i) {
-            xs.push(store.x_m[i]);
-            ys.push(store.y_m[i]);
-            ws.push(match opts.weighting {
-                Weighting::Count => 1.0,
-                Weighting::Harm => store.harm(i, harm),
-            });
-        }
-    }
-    if xs.is_empty() {
-        return Err(SurfaceError::NoIncidents);
-    }
-    let (h, method) = match opts.bandwidth {
-        BandwidthRule::Fixed(h) => (h, "fixed".to_string()),
-        BandwidthRule::ArcGis => (
-            arcgis_bandwidth_m(&xs, &ys).ok_or(SurfaceError::NoBandwidth(xs.len()))?,
-            "arcgis".to_string(),
-        ),
-        BandwidthRule::Scott => {
-            let s = scott_bandwidth_m(&xs, &ys).ok_or(SurfaceError::NoBandwidth(xs.len()))?;
-            let h = if opts.kernel == Kernel::Gaussian {
-                s
-            } else {
-                8f64.sqrt() * s
-            };
-            (h, "scott".to_string())
-        }
-        BandwidthRule::Cv => {
-            let s = cv_bandwidth_m(&xs, &ys).ok_or(SurfaceError::NoBandwidth(xs.len()))?;
-            let h = if opts.kernel == Kernel::Gaussian {
-                s
-            } else {
-                8f64.sqrt() * s
-            };
-            (h, "likelihood-cv".to_string())
-        }
-    };
     let [xmin, ymin, xmax, ymax] = match opts.extent {
         Some(e) => e,
         None => {
@@ -297,6 +252,51 @@ pub fn compute_surface(
             grid.nx, grid.ny
         )));
     }
+    // The kept incidents go straight into grid-row order: one copy, the one the sums read.
+    let rows = RowOrdered::from_indexed(&grid, store.len(), |i| {
+        opts.filter.keep(store, i).then(|| {
+            let w = match opts.weighting {
+                Weighting::Count => 1.0,
+                Weighting::Harm => store.harm(i, harm),
+            };
+            (store.x_m[i], store.y_m[i], w)
+        })
+    });
+    if rows.is_empty() {
+        return Err(SurfaceError::NoIncidents);
+    }
+    // The bandwidth rules read coordinates only.
+    let coords = || -> (Vec<f64>, Vec<f64>) { rows.points().iter().map(|p| (p.0, p.1)).unzip() };
+    let (h, method) = match opts.bandwidth {
+        BandwidthRule::Fixed(h) => (h, "fixed".to_string()),
+        BandwidthRule::ArcGis => (
+            {
+                let (xs, ys) = coords();
+                arcgis_bandwidth_m(&xs, &ys).ok_or(SurfaceError::NoBandwidth(xs.len()))?
+            },
+            "arcgis".to_string(),
+        ),
+        BandwidthRule::Scott => {
+            let (xs, ys) = coords();
+            let s = scott_bandwidth_m(&xs, &ys).ok_or(SurfaceError::NoBandwidth(xs.len()))?;
+            let h = if opts.kernel == Kernel::Gaussian {
+                s
+            } else {
+                8f64.sqrt() * s
+            };
+            (h, "scott".to_string())
+        }
+        BandwidthRule::Cv => {
+            let (xs, ys) = coords();
+            let s = cv_bandwidth_m(&xs, &ys).ok_or(SurfaceError::NoBandwidth(xs.len()))?;
+            let h = if opts.kernel == Kernel::Gaussian {
+                s
+            } else {
+                8f64.sqrt() * s
+            };
+            (h, "likelihood-cv".to_string())
+        }
+    };
     let reach_cells = opts.kernel.support_m(h) / grid.cell_m;
     let bound = binned_error_bound_per_weight(opts.kernel, h, grid.cell_m, opts.scaling);
     let binned = match opts.method {
@@ -313,10 +313,16 @@ pub fn compute_surface(
         KdeMethod::Auto => bound.is_some() && reach_cells > AUTO_BINNED_REACH_CELLS,
     };
     let mut values = if binned {
-        kde_binned(&grid, &xs, &ys, &ws, opts.kernel, h, opts.scaling)
-            .ok_or_else(|| SurfaceError::Grid("binned KDE unavailable".into()))?
+        kde_binned_points(
+            &grid,
+            rows.points().iter().copied(),
+            opts.kernel,
+            h,
+            opts.scaling,
+        )
+        .ok_or_else(|| SurfaceError::Grid("binned KDE unavailable".into()))?
     } else {
-        kde_exact(&grid, &xs, &ys, &ws, opts.kernel, h, opts.scaling)
+        kde_exact_rows(&grid, &rows, opts.kernel, h, opts.scaling)
     };
     let land = land_mask(&grid, index);
     if opts.edge_correction {
@@ -344,8 +350,8 @@ pub fn compute_surface(
             Weighting::Count => "count".to_string(),
             Weighting::Harm => format!("harm:{}", harm.version),
         },
-        incidents: xs.len(),
-        total_weight: ws.iter().sum(),
+        incidents: rows.len(),
+        total_weight: rows.total_weight(),
         cell_m: opts.cell_m,
         method: if binned {
             SumMethod::Binned
