@@ -1,5 +1,6 @@
 //! Kernel density estimation on a grid: exact sums over the cells each incident reaches.
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::{Grid, Kernel};
@@ -136,44 +137,62 @@ fn accumulate(
     out.par_chunks_mut(band_rows * grid.nx)
         .enumerate()
         .for_each(|(b, band)| {
-            // A copy on this thread's stack: the compiler can then keep the shape's constants
-            // in registers (a reference might alias `band`) and vectorise the inner loop.
-            let local_shape = shape;
             let row0 = b * band_rows;
             let row1 = row0 + band.len() / grid.nx;
             let first = row_starts[row0.saturating_sub(reach_rows)];
             let last = row_starts[(row1 + reach_rows).min(grid.ny)];
-            // Squared x offsets of the current point's columns, reused across its rows.
-            let mut dx2: Vec<f64> = Vec::new();
-            for &(x, y, w) in &points[first..last] {
-                let Some((iy0, iy1)) = axis_range(y, r, grid.y0_m, c, grid.ny) else {
-                    continue;
-                };
-                let (iy0, iy1) = (iy0.max(row0), iy1.min(row1 - 1));
-                if iy0 > iy1 {
-                    continue;
-                }
-                // One column span per point (the support's bounding square): a fixed-width
-                // row keeps the inner loop branch-free; the shape function zeroes the corners.
-                let Some((ix0, ix1)) = axis_range(x, r, grid.x0_m, c, grid.nx) else {
-                    continue;
-                };
-                let width = ix1 + 1 - ix0;
-                let wf = w * factor;
-                let dx0 = grid.x0_m + (ix0 as f64 + 0.5) * c - x;
-                dx2.clear();
-                dx2.extend((0..width).map(|k| (dx0 + k as f64 * c).powi(2)));
-                for iy in iy0..=iy1 {
-                    let dy2 = (grid.y0_m + (iy as f64 + 0.5) * c - y).powi(2);
-                    let start = (iy - row0) * grid.nx + ix0;
-                    let row = &mut band[start..start + width];
-                    for (cell, &d) in row.iter_mut().zip(&dx2) {
-                        *cell += wf * local_shape(d + dy2);
-                    }
-                }
-            }
+            sum_band(grid, &points[first..last], band, row0, r, factor, shape);
         });
     out
+}
+
+/// Adds the kernels (support `r` metres, scaled by `factor`) of `points` to the grid rows
+/// from `row0` held in `band`, skipping the rows outside it.
+///
+/// Compiled twice, for the x86-64 baseline (SSE2) and with AVX, and chosen at run time. AVX
+/// only widens the vectors: each cell still gets the same additions and multiplications in
+/// the same order (no fused multiply-add), so both give the same bits.
+#[multiversion(targets("x86_64+avx"))]
+fn sum_band<F: Fn(f64) -> f64 + Copy>(
+    grid: &Grid,
+    points: &[(f64, f64, f64)],
+    band: &mut [f64],
+    row0: usize,
+    r: f64,
+    factor: f64,
+    shape: F,
+) {
+    let c = grid.cell_m;
+    let row1 = row0 + band.len() / grid.nx;
+    // Squared x offsets of the current point's columns, reused across its rows.
+    let mut dx2: Vec<f64> = Vec::new();
+    for &(x, y, w) in points {
+        let Some((iy0, iy1)) = axis_range(y, r, grid.y0_m, c, grid.ny) else {
+            continue;
+        };
+        let (iy0, iy1) = (iy0.max(row0), iy1.min(row1 - 1));
+        if iy0 > iy1 {
+            continue;
+        }
+        // One column span per point (the support's bounding square): a fixed-width row keeps
+        // the inner loop branch-free; the shape function zeroes the corners.
+        let Some((ix0, ix1)) = axis_range(x, r, grid.x0_m, c, grid.nx) else {
+            continue;
+        };
+        let width = ix1 + 1 - ix0;
+        let wf = w * factor;
+        let dx0 = grid.x0_m + (ix0 as f64 + 0.5) * c - x;
+        dx2.clear();
+        dx2.extend((0..width).map(|k| (dx0 + k as f64 * c).powi(2)));
+        for iy in iy0..=iy1 {
+            let dy2 = (grid.y0_m + (iy as f64 + 0.5) * c - y).powi(2);
+            let start = (iy - row0) * grid.nx + ix0;
+            let row = &mut band[start..start + width];
+            for (cell, &d) in row.iter_mut().zip(&dx2) {
+                *cell += wf * shape(d + dy2);
+            }
+        }
+    }
 }
 
 /// Grid rows per parallel band of the exact sum: small enough to share the work of an
@@ -358,44 +377,65 @@ pub fn kde_binned_points(
     out.par_chunks_mut(nx).enumerate().for_each_init(
         || vec![0.0; bnx],
         |v, (oy, out_row)| {
-            let by = oy + m;
-            for d in 0..=r {
-                let (lo, hi) = (by - d, by + d);
-                let (use_lo, use_hi) = (row_nonzero[lo], d > 0 && row_nonzero[hi]);
-                if !use_lo && !use_hi {
-                    continue;
-                }
-                let row = |k: usize| &bins[k * bnx..(k + 1) * bnx];
-                match (use_lo, use_hi) {
-                    (true, true) => {
-                        for ((o, a), b) in v.iter_mut().zip(row(lo)).zip(row(hi)) {
-                            *o = a + b;
-                        }
-                    }
-                    (true, false) => v.copy_from_slice(row(lo)),
-                    _ => v.copy_from_slice(row(hi)),
-                }
-                let st = &stencil[(r + d) * side..(r + d + 1) * side];
-                let c0 = st[r];
-                if c0 != 0.0 {
-                    for (o, a) in out_row.iter_mut().zip(&v[m..m + nx]) {
-                        *o += c0 * a;
-                    }
-                }
-                for t in 1..=r {
-                    let ct = st[r + t];
-                    if ct == 0.0 {
-                        continue;
-                    }
-                    let (a, b) = (&v[m + t..m + t + nx], &v[m - t..m - t + nx]);
-                    for ((o, a), b) in out_row.iter_mut().zip(a).zip(b) {
-                        *o += ct * (a + b);
-                    }
-                }
-            }
+            convolve_row(&bins, &row_nonzero, &stencil, bnx, m, r, oy + m, v, out_row)
         },
     );
     Some(out)
+}
+
+/// One output row of the binned sum: bin row `by` and the rows within `r` of it, convolved
+/// with the sampled kernel `stencil` (side 2r + 1), into `out_row`; `v` is scratch of `bnx`.
+///
+/// Compiled for SSE2 and AVX like [`sum_band`], with the same bits from both.
+#[allow(clippy::too_many_arguments)]
+#[multiversion(targets("x86_64+avx"))]
+fn convolve_row(
+    bins: &[f64],
+    row_nonzero: &[bool],
+    stencil: &[f64],
+    bnx: usize,
+    m: usize,
+    r: usize,
+    by: usize,
+    v: &mut [f64],
+    out_row: &mut [f64],
+) {
+    let nx = out_row.len();
+    let side = 2 * r + 1;
+    for d in 0..=r {
+        let (lo, hi) = (by - d, by + d);
+        let (use_lo, use_hi) = (row_nonzero[lo], d > 0 && row_nonzero[hi]);
+        if !use_lo && !use_hi {
+            continue;
+        }
+        let row = |k: usize| &bins[k * bnx..(k + 1) * bnx];
+        match (use_lo, use_hi) {
+            (true, true) => {
+                for ((o, a), b) in v.iter_mut().zip(row(lo)).zip(row(hi)) {
+                    *o = a + b;
+                }
+            }
+            (true, false) => v.copy_from_slice(row(lo)),
+            _ => v.copy_from_slice(row(hi)),
+        }
+        let st = &stencil[(r + d) * side..(r + d + 1) * side];
+        let c0 = st[r];
+        if c0 != 0.0 {
+            for (o, a) in out_row.iter_mut().zip(&v[m..m + nx]) {
+                *o += c0 * a;
+            }
+        }
+        for t in 1..=r {
+            let ct = st[r + t];
+            if ct == 0.0 {
+                continue;
+            }
+            let (a, b) = (&v[m + t..m + t + nx], &v[m - t..m - t + nx]);
+            for ((o, a), b) in out_row.iter_mut().zip(a).zip(b) {
+                *o += ct * (a + b);
+            }
+        }
+    }
 }
 
 /// Brute-force reference: every point against every cell centre, O(n · cells). For tests
@@ -589,6 +629,48 @@ mod tests {
         assert!(peak > 0.0);
         for (a, b) in exact.iter().zip(&brute) {
             assert!((a - b).abs() <= 1e-9 * peak, "{a} vs {b}");
+        }
+    }
+
+    /// On a machine with AVX (this one) the sums run in the AVX clones. A plain loop doing
+    /// the same arithmetic cell by cell, point by point, gives the same bits: wider vectors
+    /// change nothing but speed.
+    #[test]
+    fn the_vectorised_sum_equals_a_plain_loop_bit_for_bit() {
+        #[cfg(target_arch = "x86_64")]
+        eprintln!(
+            "AVX on this machine: {}",
+            std::is_x86_feature_detected!("avx")
+        );
+        let g = Grid::covering(600_100.0, 150_100.0, 604_900.0, 153_900.0, 40.0);
+        let (xs, ys, ws) = points(3000, 23);
+        let h: f64 = 230.0;
+        let got = kde_exact(&g, &xs, &ys, &ws, Kernel::Quartic, h, Scaling::Density);
+        let rows = RowOrdered::new(&g, &xs, &ys, &ws);
+        let factor = Scaling::Density.factor(Kernel::Quartic, h);
+        let inv_h2 = 1.0 / (h * h);
+        let c = g.cell_m;
+        let mut want = vec![0.0; g.len()];
+        for &(x, y, w) in rows.points() {
+            let (Some((iy0, iy1)), Some((ix0, ix1))) = (
+                axis_range(y, h, g.y0_m, c, g.ny),
+                axis_range(x, h, g.x0_m, c, g.nx),
+            ) else {
+                continue;
+            };
+            let dx0 = g.x0_m + (ix0 as f64 + 0.5) * c - x;
+            for iy in iy0..=iy1 {
+                let dy2 = (g.y0_m + (iy as f64 + 0.5) * c - y).powi(2);
+                for k in 0..=ix1 - ix0 {
+                    let d2 = std::hint::black_box((dx0 + k as f64 * c).powi(2)) + dy2;
+                    let u = (1.0 - d2 * inv_h2).max(0.0);
+                    want[iy * g.nx + ix0 + k] += w * factor * (u * u);
+                }
+            }
+        }
+        assert!(want.iter().any(|&v| v > 0.0));
+        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(a.to_bits(), b.to_bits(), "cell {i}: {a} vs {b}");
         }
     }
 }
