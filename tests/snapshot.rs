@@ -181,3 +181,39 @@ fn snapshot_misuse_and_damage_are_clear_errors() {
     assert!(e.contains("missing.csv"), "{e}");
     assert_eq!(std::fs::read(&snap).unwrap(), before);
 }
+
+#[test]
+fn the_service_serves_the_same_hotspots_from_a_snapshot() {
+    let dir = tmp();
+    let csv = dir.path().join("inc.csv");
+    run_ok(&[
+        "fixtures",
+        "generate",
+        "--seed",
+        "8",
+        "--count",
+        "4000",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    let snap = dir.path().join("inc.hsnap");
+    run_ok(&[
+        "ingest",
+        "--incidents",
+        csv.to_str().unwrap(),
+        "--rejects",
+        "/dev/null",
+        "--out",
+        snap.to_str().unwrap(),
+    ]);
+    let items = |input: &std::path::Path| -> Value {
+        let srv = start_server(&["--incidents", input.to_str().unwrap()]);
+        let (st, _, body) = http_get(&srv.addr, "/collections/hotspots/items?limit=100");
+        assert_eq!(st, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let (from_csv, from_snap) = (items(&csv), items(&snap));
+    assert!(from_csv["numberMatched"].as_u64().unwrap() > 0);
+    assert_eq!(from_csv["numberMatched"], from_snap["numberMatched"]);
+    assert_eq!(from_csv["features"], from_snap["features"]);
+}
