@@ -1,5 +1,6 @@
 //! Ingest benchmark: 1M timed rows parsed, transformed (PROJ), assigned to districts,
-//! checked for duplicate ids, stored and indexed (rstar), on one thread.
+//! checked for duplicate ids, stored and indexed (rstar), on one thread; and the same with
+//! records split (and the file hashed) on a second thread, as the commands run.
 //!
 //! Run: `cargo bench --bench ingest`. Target: ≥ 1M rows/s, ≤ 64 bytes per incident beyond
 //! the index.
@@ -32,8 +33,14 @@ static CSV: LazyLock<Vec<u8>> = LazyLock::new(|| {
     out
 });
 
-fn ingest() -> (hotspots::incidents::IncidentStore, IncidentIndex) {
-    let mut ing = Ingester::new(&INDEX, IngestOptions::default()).unwrap();
+/// The ingest on one thread (`split_on_thread: false`, the target's terms) or with records
+/// split on a second thread (as the commands run).
+fn ingest_with(split_on_thread: bool) -> (hotspots::incidents::IncidentStore, IncidentIndex) {
+    let opts = IngestOptions {
+        split_on_thread,
+        ..Default::default()
+    };
+    let mut ing = Ingester::new(&INDEX, opts).unwrap();
     ing.ingest_bytes("bench.csv", &CSV).unwrap();
     let (store, report) = ing.finish().unwrap();
     assert_eq!(report.accepted as usize, ROWS);
@@ -42,7 +49,7 @@ fn ingest() -> (hotspots::incidents::IncidentStore, IncidentIndex) {
 }
 
 fn main() {
-    let (store, _) = ingest();
+    let (store, _) = ingest_with(false);
     eprintln!(
         "store: {} incidents, {:.1} bytes per incident beyond the index ({} MB CSV)",
         store.len(),
@@ -54,7 +61,14 @@ fn main() {
 
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn ingest_1m_timed_rows(b: Bencher) {
-    b.counter(ItemsCount::new(ROWS)).bench_local(ingest);
+    b.counter(ItemsCount::new(ROWS))
+        .bench_local(|| ingest_with(false));
+}
+
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn ingest_1m_timed_rows_split_on_a_second_thread(b: Bencher) {
+    b.counter(ItemsCount::new(ROWS))
+        .bench_local(|| ingest_with(true));
 }
 
 /// A million points over Kent.
@@ -95,7 +109,7 @@ fn transform_lattice_1m_points(b: Bencher) {
 /// The index alone: bucketing a million stored incidents and bulk-loading the rstar tree.
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn index_only_1m(b: Bencher) {
-    let (store, _) = ingest();
+    let (store, _) = ingest_with(false);
     b.counter(ItemsCount::new(ROWS))
         .bench_local(|| IncidentIndex::build(&store));
 }
@@ -103,7 +117,7 @@ fn index_only_1m(b: Bencher) {
 /// Queries on the index: 10,000 radius queries of 300 m centred on stored incidents.
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn radius_300m_10k_queries(b: Bencher) {
-    let (store, index) = ingest();
+    let (store, index) = ingest_with(false);
     b.counter(ItemsCount::new(10_000usize)).bench_local(|| {
         let mut found = 0usize;
         for i in (0..store.len()).step_by(store.len() / 10_000) {

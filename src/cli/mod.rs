@@ -237,6 +237,7 @@ impl IncidentArgs {
         let opts = IngestOptions {
             offence_map,
             rejects_path: Some(self.rejects.clone()),
+            split_on_thread: true,
         };
         let mut ing = Ingester::new(&index, opts)?;
         if self.incidents.is_empty() {

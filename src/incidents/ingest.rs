@@ -251,6 +251,9 @@ pub struct IngestOptions {
     pub offence_map: OffenceMap,
     /// Where to write rejected rows (created on the first rejection).
     pub rejects_path: Option<PathBuf>,
+    /// Split records and hash files on a second thread (same result, less wall time);
+    /// false keeps the whole ingest on the calling thread.
+    pub split_on_thread: bool,
 }
 
 impl Default for IngestOptions {
@@ -258,6 +261,7 @@ impl Default for IngestOptions {
         Self {
             offence_map: OffenceMap::default_table(),
             rejects_path: None,
+            split_on_thread: true,
         }
     }
 }
@@ -401,11 +405,11 @@ impl<'a> Ingester<'a> {
     }
 
     /// Ingests CSV content already in memory; `name` is used in reports and errors.
+    ///
+    /// With [`IngestOptions::split_on_thread`] (the default), records are split and the file
+    /// hashed on a second thread while this one checks and stores them, chunk by chunk in file
+    /// order: the result is the same as on one thread, in less wall time.
     pub fn ingest_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<(), IngestError> {
-        let sha: String = Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
         // Records are split by simd-csv (SIMD search for delimiters, quotes and newlines):
         // 0.11 s for the 96 MB benchmark file against the `csv` crate's 0.21 s.
         let mut rdr = simd_csv::ReaderBuilder::new()
@@ -420,53 +424,107 @@ impl<'a> Ingester<'a> {
         let mut file_report = FileReport {
             file: name.to_string(),
             format: cols.format.slug().to_string(),
-            sha256: sha,
             ..Default::default()
         };
-        let mut chunk: Vec<ByteRecord> = (0..CHUNK_ROWS).map(|_| ByteRecord::new()).collect();
-        // Byte spans of the chunk's records; line numbers are counted only for rejected rows.
-        let mut spans = vec![(0usize, 0usize); CHUNK_ROWS];
         let mut lines = LineCounter::new(bytes);
-        let mut end = rdr.position() as usize;
-        loop {
-            let mut filled = 0;
-            while filled < CHUNK_ROWS {
-                match rdr.read_byte_record(&mut chunk[filled]) {
-                    Ok(true) => {
-                        let start = end;
-                        end = rdr.position() as usize;
-                        spans[filled] = (start, end);
-                        filled += 1;
-                    }
-                    Ok(false) => break,
-                    Err(e) => {
-                        let line = lines.record_line(end, bytes.len());
-                        return Err(csv_error(name, line, &e));
-                    }
+        let mut splitter = Splitter {
+            rdr,
+            bytes,
+            name,
+            end: 0,
+        };
+        splitter.end = splitter.rdr.position() as usize;
+        if !self.opts.split_on_thread {
+            let mut chunk = Chunk::new();
+            loop {
+                splitter.fill(&mut chunk)?;
+                if !self.take_chunk(
+                    name,
+                    &cols,
+                    &chunk,
+                    bytes.len(),
+                    &mut lines,
+                    &mut file_report,
+                )? {
+                    break;
                 }
             }
-            if filled == 0 {
-                break;
-            }
-            let first = file_report.rows_read == 0;
-            let (recs, spans) = (&chunk[..filled], &spans[..filled]);
-            self.process_chunk(name, &cols, recs, spans, &mut lines, &mut file_report)?;
-            if first && filled == CHUNK_ROWS {
-                // Size the store for the whole file from the first chunk's bytes per row, so
-                // its columns are not copied as they grow.
-                let used = rdr.position().max(1) as f64;
-                let rows_est = (bytes.len() as f64 * filled as f64 / used * 1.02) as usize;
-                let ids = self.store.ids.total_bytes() / self.store.len().max(1);
-                self.store.reserve(rows_est.saturating_sub(filled), ids + 1);
-                // And the duplicate-id table: growing it rehashes everything held.
-                self.seen_ids.reserve(rows_est.saturating_sub(filled));
-            }
-            if filled < CHUNK_ROWS {
-                break;
-            }
+            file_report.sha256 = sha256_hex(bytes);
+        } else {
+            file_report.sha256 = std::thread::scope(|scope| -> Result<String, IngestError> {
+                // Three chunk buffers circulate: one being split, one queued, one being checked.
+                let (full_tx, full_rx) = std::sync::mpsc::sync_channel(1);
+                let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Chunk>();
+                for _ in 0..3 {
+                    let _ = empty_tx.send(Chunk::new());
+                }
+                let splitting = scope.spawn(move || {
+                    // Stops when the checking side hangs up (it met an error) or at the end.
+                    while let Ok(mut chunk) = empty_rx.recv() {
+                        let filled = splitter.fill(&mut chunk);
+                        let last = filled.is_err() || chunk.filled < CHUNK_ROWS;
+                        if full_tx.send(filled.map(|()| chunk)).is_err() || last {
+                            break;
+                        }
+                    }
+                    drop(full_tx);
+                    sha256_hex(bytes)
+                });
+                loop {
+                    let chunk = full_rx
+                        .recv()
+                        .expect("the splitting thread sends until the last chunk")?;
+                    let more = self.take_chunk(
+                        name,
+                        &cols,
+                        &chunk,
+                        bytes.len(),
+                        &mut lines,
+                        &mut file_report,
+                    )?;
+                    let _ = empty_tx.send(chunk);
+                    if !more {
+                        break;
+                    }
+                }
+                drop((full_rx, empty_tx));
+                Ok(splitting
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            })?;
         }
         self.report.files.push(file_report);
         Ok(())
+    }
+
+    /// Checks and stores one chunk; false when it was the file's last.
+    fn take_chunk(
+        &mut self,
+        name: &str,
+        cols: &Columns,
+        chunk: &Chunk,
+        file_bytes: usize,
+        lines: &mut LineCounter,
+        file_report: &mut FileReport,
+    ) -> Result<bool, IngestError> {
+        let filled = chunk.filled;
+        if filled == 0 {
+            return Ok(false);
+        }
+        let first = file_report.rows_read == 0;
+        let (recs, spans) = (&chunk.recs[..filled], &chunk.spans[..filled]);
+        self.process_chunk(name, cols, recs, spans, lines, file_report)?;
+        if first && filled == CHUNK_ROWS {
+            // Size the store for the whole file from the first chunk's bytes per row, so its
+            // columns are not copied as they grow.
+            let used = chunk.spans[filled - 1].1.max(1) as f64;
+            let rows_est = (file_bytes as f64 * filled as f64 / used * 1.02) as usize;
+            let ids = self.store.ids.total_bytes() / self.store.len().max(1);
+            self.store.reserve(rows_est.saturating_sub(filled), ids + 1);
+            // And the duplicate-id table: growing it rehashes everything held.
+            self.seen_ids.reserve(rows_est.saturating_sub(filled));
+        }
+        Ok(filled == CHUNK_ROWS)
     }
 
     /// Finishes: releases the duplicate-id table and spare capacity, flushes rejects.
@@ -875,6 +933,63 @@ fn csv_error(file: &str, line: u64, e: &impl std::fmt::Display) -> IngestError {
     }
 }
 
+/// SHA-256 of the bytes, lower-case hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Up to [`CHUNK_ROWS`] records split from the input, with their byte spans.
+struct Chunk {
+    recs: Vec<ByteRecord>,
+    spans: Vec<(usize, usize)>,
+    filled: usize,
+}
+
+impl Chunk {
+    fn new() -> Self {
+        Self {
+            recs: (0..CHUNK_ROWS).map(|_| ByteRecord::new()).collect(),
+            spans: vec![(0, 0); CHUNK_ROWS],
+            filled: 0,
+        }
+    }
+}
+
+/// Splits one file's records into chunks, in order.
+struct Splitter<'a> {
+    rdr: simd_csv::Reader<&'a [u8]>,
+    bytes: &'a [u8],
+    name: &'a str,
+    /// Where the last record read ended.
+    end: usize,
+}
+
+impl Splitter<'_> {
+    /// Fills the chunk with the next records (fewer than [`CHUNK_ROWS`] at the end).
+    fn fill(&mut self, chunk: &mut Chunk) -> Result<(), IngestError> {
+        chunk.filled = 0;
+        while chunk.filled < CHUNK_ROWS {
+            match self.rdr.read_byte_record(&mut chunk.recs[chunk.filled]) {
+                Ok(true) => {
+                    let start = self.end;
+                    self.end = self.rdr.position() as usize;
+                    chunk.spans[chunk.filled] = (start, self.end);
+                    chunk.filled += 1;
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    let line = LineCounter::new(self.bytes).record_line(self.end, self.bytes.len());
+                    return Err(csv_error(self.name, line, &e));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Line numbers (1-based) of records of one file, asked in file order, from byte spans.
 ///
 /// A record's span runs from the end of the one before to its own end; it begins after any
@@ -944,5 +1059,72 @@ mod tests {
         assert_eq!(record_lines(&more), [2, 4, 6, 7, 8, 12]);
         // An unterminated quote runs to the end of the file, from its first line.
         assert_eq!(record_lines(b"a,b\n1,2\n3,\"open\n4,5\n"), [2, 3]);
+    }
+
+    /// The split-on-a-thread ingest and the one-thread ingest agree on everything: the store,
+    /// the accounting, every rejection with its line, and a broken file's error.
+    #[test]
+    fn splitting_on_a_thread_changes_nothing() {
+        use crate::boundaries::BoundaryPack;
+        use std::fmt::Write as _;
+        let pack = BoundaryPack::kent_medway().unwrap();
+        let index = DistrictIndex::new(&pack);
+        // Several chunks of rows, with bad and duplicate rows spread through them.
+        let mut csv = String::from("id,offence,occurred_from,occurred_to,longitude,latitude\n");
+        for i in 0..(3 * CHUNK_ROWS + 123) {
+            let (lon, lat) = (
+                0.6 + (i % 97) as f64 * 0.004,
+                51.1 + (i % 89) as f64 * 0.002,
+            );
+            match i % 41 {
+                0 => writeln!(csv, "R{i},Robbery,2024-05-01T12:00:00,,{lon},").unwrap(),
+                1 => writeln!(csv, "R{},Assault,2024-05-01T12:00:00,,{lon},{lat}", i - 2).unwrap(),
+                2 => writeln!(csv, "R{i},Assault,2024-13-01T12:00:00,,{lon},{lat}").unwrap(),
+                3 => writeln!(
+                    csv,
+                    "R{i},\"Assault,\nwith a newline\",2024-05-01 12:00,,{lon},{lat}"
+                )
+                .unwrap(),
+                _ => writeln!(
+                    csv,
+                    "R{i},Wounding,2024-05-01T12:{:02}:00,,{lon},{lat}",
+                    i % 60
+                )
+                .unwrap(),
+            }
+        }
+        let run = |threaded: bool, data: &[u8]| {
+            let opts = IngestOptions {
+                split_on_thread: threaded,
+                ..Default::default()
+            };
+            let mut ing = Ingester::new(&index, opts).unwrap();
+            let result = ing.ingest_bytes("t.csv", data).map_err(|e| e.to_string());
+            let (store, report) = ing.finish().unwrap();
+            let rejections: Vec<String> = report.examples.iter().map(|r| r.to_string()).collect();
+            (
+                result,
+                store.x_m,
+                store.from_min,
+                report.rows_read,
+                report.rejected_by_reason,
+                report.files.first().map(|f| f.sha256.clone()),
+                rejections,
+            )
+        };
+        let one = run(false, csv.as_bytes());
+        assert!(one.0.is_ok());
+        assert!(
+            one.3 as usize > 3 * CHUNK_ROWS && one.4.len() >= 3,
+            "{:?}",
+            one.4
+        );
+        assert_eq!(one, run(true, csv.as_bytes()));
+        // A quote left open in the last chunk runs to the end as one bad row, either way.
+        let mut broken = csv.clone();
+        broken.push_str("X1,\"Assault,2024-05-01T12:00:00,,0.7,51.2\nX2,Assault\n");
+        let one = run(false, broken.as_bytes());
+        assert_eq!(one.3, run(false, csv.as_bytes()).3 + 1);
+        assert_eq!(one, run(true, broken.as_bytes()));
     }
 }
