@@ -6,6 +6,16 @@ mod common;
 use common::*;
 use serde_json::Value;
 
+/// `inc.csv` in `dir`: `count` generated incidents from `seed`.
+fn generated(dir: &std::path::Path, seed: u64, count: usize) -> std::path::PathBuf {
+    let opts = hotspots::fixtures::FixtureOptions {
+        seed,
+        count,
+        ..Default::default()
+    };
+    fixture(dir, "inc.csv", opts)
+}
+
 fn stats_json(incidents: &str, rejects: &str) -> Value {
     let out = run_ok(&[
         "stats",
@@ -21,17 +31,7 @@ fn stats_json(incidents: &str, rejects: &str) -> Value {
 #[test]
 fn a_snapshot_gives_the_same_counts_and_the_same_surface_as_its_csv() {
     let dir = tmp();
-    let csv = dir.path().join("inc.csv");
-    run_ok(&[
-        "fixtures",
-        "generate",
-        "--seed",
-        "21",
-        "--count",
-        "3000",
-        "--out",
-        csv.to_str().unwrap(),
-    ]);
+    let csv = generated(dir.path(), 21, 3000);
     // Two bad rows, so the accounting carried by the snapshot has rejections in it.
     let mut text = std::fs::read_to_string(&csv).unwrap();
     text.push_str("BAD-1,Assault,2024-01-01T10:00:00,,not-a-number,51.2\n");
@@ -185,17 +185,7 @@ fn snapshot_misuse_and_damage_are_clear_errors() {
 #[test]
 fn the_service_serves_the_same_hotspots_from_a_snapshot() {
     let dir = tmp();
-    let csv = dir.path().join("inc.csv");
-    run_ok(&[
-        "fixtures",
-        "generate",
-        "--seed",
-        "8",
-        "--count",
-        "4000",
-        "--out",
-        csv.to_str().unwrap(),
-    ]);
+    let csv = generated(dir.path(), 8, 4000);
     let snap = dir.path().join("inc.hsnap");
     run_ok(&[
         "ingest",

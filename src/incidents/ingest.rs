@@ -434,24 +434,28 @@ impl<'a> Ingester<'a> {
             end: 0,
         };
         splitter.end = splitter.rdr.position() as usize;
-        if !self.opts.split_on_thread {
+        let split_on_thread = self.opts.split_on_thread;
+        let mut take = |chunk: &Chunk| {
+            self.take_chunk(
+                name,
+                &cols,
+                chunk,
+                bytes.len(),
+                &mut lines,
+                &mut file_report,
+            )
+        };
+        let sha256 = if !split_on_thread {
             let mut chunk = Chunk::new();
             loop {
                 splitter.fill(&mut chunk)?;
-                if !self.take_chunk(
-                    name,
-                    &cols,
-                    &chunk,
-                    bytes.len(),
-                    &mut lines,
-                    &mut file_report,
-                )? {
+                if !take(&chunk)? {
                     break;
                 }
             }
-            file_report.sha256 = sha256_hex(bytes);
+            sha256_hex(bytes)
         } else {
-            file_report.sha256 = std::thread::scope(|scope| -> Result<String, IngestError> {
+            std::thread::scope(|scope| -> Result<String, IngestError> {
                 // Three chunk buffers circulate: one being split, one queued, one being checked.
                 let (full_tx, full_rx) = std::sync::mpsc::sync_channel(1);
                 let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Chunk>();
@@ -474,14 +478,7 @@ impl<'a> Ingester<'a> {
                     let chunk = full_rx
                         .recv()
                         .expect("the splitting thread sends until the last chunk")?;
-                    let more = self.take_chunk(
-                        name,
-                        &cols,
-                        &chunk,
-                        bytes.len(),
-                        &mut lines,
-                        &mut file_report,
-                    )?;
+                    let more = take(&chunk)?;
                     let _ = empty_tx.send(chunk);
                     if !more {
                         break;
@@ -491,8 +488,9 @@ impl<'a> Ingester<'a> {
                 Ok(splitting
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            })?;
-        }
+            })?
+        };
+        file_report.sha256 = sha256;
         self.report.files.push(file_report);
         Ok(())
     }

@@ -461,6 +461,22 @@ mod tests {
         (pack, store, report)
     }
 
+    /// The ingested test rows written to `s.hsnap` in a fresh directory (kept alive by the
+    /// returned guard).
+    fn written() -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        BoundaryPack,
+        IncidentStore,
+        IngestReport,
+    ) {
+        let (pack, store, report) = ingested();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.hsnap");
+        write_snapshot(&path, &pack, &store, &report).unwrap();
+        (dir, path, pack, store, report)
+    }
+
     fn assert_same(a: &IncidentStore, b: &IncidentStore) {
         assert_eq!(a.len(), b.len());
         assert_eq!(a.x_m, b.x_m);
@@ -488,11 +504,8 @@ mod tests {
 
     #[test]
     fn round_trips_every_column_and_the_accounting() {
-        let (pack, store, report) = ingested();
+        let (dir, path, pack, store, report) = written();
         assert_eq!((report.accepted, report.rejected), (3, 2));
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.hsnap");
-        write_snapshot(&path, &pack, &store, &report).unwrap();
         assert!(is_snapshot(&path));
         assert!(!dir.path().join("s.hsnap.partial").exists());
         let (back, rep) = read_snapshot(&path, &pack).unwrap();
@@ -507,10 +520,7 @@ mod tests {
 
     #[test]
     fn every_damaged_byte_or_cut_is_an_error_naming_the_file() {
-        let (pack, store, report) = ingested();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.hsnap");
-        write_snapshot(&path, &pack, &store, &report).unwrap();
+        let (dir, path, pack, ..) = written();
         let good = std::fs::read(&path).unwrap();
         let bad_path = dir.path().join("bad.hsnap");
         // Flip one bit at every position: each is caught (magic, header, column, checksum).
@@ -534,10 +544,7 @@ mod tests {
 
     #[test]
     fn another_pack_is_refused() {
-        let (pack, store, report) = ingested();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.hsnap");
-        write_snapshot(&path, &pack, &store, &report).unwrap();
+        let (_dir, path, pack, ..) = written();
         let mut other = pack.clone();
         other.districts.pop();
         let e = read_snapshot(&path, &other).unwrap_err().to_string();
