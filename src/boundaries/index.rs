@@ -24,6 +24,16 @@ const OUTSIDE: u8 = 0;
 /// Lookup value: a boundary crosses the cell; ask the polygons.
 const MIXED: u8 = u8::MAX;
 
+/// District boundaries crossing a set of horizontal lines: see
+/// [`DistrictIndex::row_crossings`].
+#[derive(Debug, Clone)]
+pub struct RowCrossings {
+    /// Per line, the crossings' x (metres, ascending) with the district crossed.
+    pub crossings: Vec<Vec<(f64, u8)>>,
+    /// Per line, true when a boundary vertex lies exactly on it.
+    pub vertex_on_line: Vec<bool>,
+}
+
 /// Answers "which district contains this EPSG:27700 point", exactly.
 ///
 /// A point on a boundary counts as inside; a point on an edge shared by two districts goes to
@@ -115,37 +125,13 @@ impl DistrictIndex {
         self.nx = nx;
         self.ny = ny;
         // Unmixed cells take the district around their centre, found by one scanline per
-        // row through the centres: each district's rings cross the line an even number of
-        // times, and the district is inside between its odd and even crossings. An edge
-        // crossing a row inside a cell would have marked that cell mixed, so every crossing
-        // is at least half a cell from an unmixed centre and rounding cannot move it across.
-        let mut crossings_by_row: Vec<Vec<(f64, u8)>> = vec![Vec::new(); ny];
-        let row_y = |cy: usize| y0 + (cy as f64 + 0.5) * LOOKUP_CELL_M;
-        for (d, mp) in self.shapes.iter().enumerate() {
-            for poly in &mp.0 {
-                for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
-                    for seg in ring.lines() {
-                        let (a, b) = (seg.start, seg.end);
-                        let first = (((a.y.min(b.y) - y0) / LOOKUP_CELL_M - 0.5).floor() - 1.0)
-                            .max(0.0) as usize;
-                        for (cy, row) in crossings_by_row.iter_mut().enumerate().skip(first) {
-                            let y = row_y(cy);
-                            if y > a.y.max(b.y) {
-                                break;
-                            }
-                            // Half-open rule: a vertex on the line counts for one edge only.
-                            if (a.y > y) != (b.y > y) {
-                                let x = a.x + (y - a.y) / (b.y - a.y) * (b.x - a.x);
-                                row.push((x, d as u8));
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        // row through the centres ([`DistrictIndex::row_crossings`]): a district is inside
+        // between its odd and even crossings. An edge crossing a row inside a cell would have
+        // marked that cell mixed, so every crossing is at least half a cell from an unmixed
+        // centre and rounding cannot move it across.
+        let mut crossings_by_row = self.row_crossings(y0, LOOKUP_CELL_M, ny).crossings;
         let mut odd = vec![false; self.shapes.len()];
         for (cy, crossings) in crossings_by_row.iter_mut().enumerate() {
-            crossings.sort_by(|p, q| p.0.total_cmp(&q.0));
             odd.iter_mut().for_each(|o| *o = false);
             // Runs of cells between consecutive crossings share a label; a crossing at x ends
             // the run of cells whose centre lies before x.
@@ -218,12 +204,47 @@ impl DistrictIndex {
         }
     }
 
-    /// Every boundary ring (exteriors and holes of all districts' parts), EPSG:27700 metres.
-    pub fn rings(&self) -> impl Iterator<Item = &geo::LineString<f64>> + '_ {
-        self.shapes
-            .iter()
-            .flat_map(|mp| mp.0.iter())
-            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+    /// Where the district boundaries cross the horizontal lines y = `y0_m` + (k + ½)·`step_m`,
+    /// k in `0..rows` (metres), one scanline per line.
+    ///
+    /// An edge counts when exactly one of its ends lies above the line (the half-open rule),
+    /// so a vertex on the line counts for one of its two edges and each district's crossings
+    /// pair up: the district is inside between its odd and even ones.
+    pub fn row_crossings(&self, y0_m: f64, step_m: f64, rows: usize) -> RowCrossings {
+        let mut out = RowCrossings {
+            crossings: vec![Vec::new(); rows],
+            vertex_on_line: vec![false; rows],
+        };
+        let line_y = |k: usize| y0_m + (k as f64 + 0.5) * step_m;
+        for (d, mp) in self.shapes.iter().enumerate() {
+            for poly in &mp.0 {
+                for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                    for seg in ring.lines() {
+                        let (a, b) = (seg.start, seg.end);
+                        // One line earlier than computed, in case rounding put it just below.
+                        let first =
+                            (((a.y.min(b.y) - y0_m) / step_m - 0.5).ceil() - 1.0).max(0.0) as usize;
+                        for k in first..rows {
+                            let y = line_y(k);
+                            if y > a.y.max(b.y) {
+                                break;
+                            }
+                            if a.y == y || b.y == y {
+                                out.vertex_on_line[k] = true;
+                            }
+                            if (a.y > y) != (b.y > y) {
+                                let x = a.x + (y - a.y) / (b.y - a.y) * (b.x - a.x);
+                                out.crossings[k].push((x, d as u8));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for line in &mut out.crossings {
+            line.sort_unstable_by(|p, q| p.0.total_cmp(&q.0));
+        }
+        out
     }
 
     /// Number of districts indexed.

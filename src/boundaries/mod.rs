@@ -12,7 +12,7 @@ mod topology;
 pub use import::{
     import_districts, ImportOptions, ImportReport, KENT_MEDWAY_CODES, ONS_ATTRIBUTION,
 };
-pub use index::DistrictIndex;
+pub use index::{DistrictIndex, RowCrossings};
 pub use pack::{BoundaryPack, District, Provenance};
 
 use thiserror::Error;

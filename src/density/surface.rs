@@ -368,8 +368,8 @@ pub const EDGE_MIN_MASS: f64 = 0.05;
 
 /// True for the cells whose centre lies in a district (as [`DistrictIndex::locate`] says).
 ///
-/// One scanline per grid row through the cell centres: the crossings of every boundary edge
-/// with the row, sorted, give the inside runs by parity (districts do not overlap, and an
+/// One scanline per grid row through the cell centres ([`DistrictIndex::row_crossings`]): the
+/// crossings with the row give the inside runs by parity (districts do not overlap, and an
 /// edge two districts share crosses twice, which leaves the parity of the union right). Cells
 /// whose centre is within a micrometre of a crossing, and rows that pass exactly through a
 /// vertex, ask the index instead, so boundary cases get its boundary-inclusive answer.
@@ -378,56 +378,24 @@ pub fn land_mask(grid: &Grid, index: &DistrictIndex) -> Vec<bool> {
     if grid.nx == 0 || grid.ny == 0 {
         return land;
     }
-    let row_y = |iy: usize| grid.centre(0, iy).1;
-    // Edges bucketed by the rows whose centre line they may cross.
-    let mut edges_by_row: Vec<Vec<[f64; 4]>> = vec![Vec::new(); grid.ny];
-    let mut vertex_rows = vec![false; grid.ny];
-    let first_row_at_or_above = |y: f64| ((y - row_y(0)) / grid.cell_m).ceil().max(0.0) as usize;
-    for ring in index.rings() {
-        for line in ring.lines() {
-            let (a, b) = (line.start, line.end);
-            let (lo, hi) = (a.y.min(b.y), a.y.max(b.y));
-            // One row earlier than computed, in case rounding put the row just below `lo`.
-            let first = first_row_at_or_above(lo).saturating_sub(1);
-            for iy in first..grid.ny {
-                let y = row_y(iy);
-                if y > hi {
-                    break;
-                }
-                if y < lo {
-                    continue;
-                }
-                if a.y == y || b.y == y {
-                    vertex_rows[iy] = true;
-                }
-                edges_by_row[iy].push([a.x, a.y, b.x, b.y]);
-            }
-        }
-    }
-    let mut crossings: Vec<f64> = Vec::new();
+    let lines = index.row_crossings(grid.y0_m, grid.cell_m, grid.ny);
     for iy in 0..grid.ny {
-        let y = row_y(iy);
+        let y = grid.centre(0, iy).1;
         let row = &mut land[iy * grid.nx..(iy + 1) * grid.nx];
-        if vertex_rows[iy] {
+        if lines.vertex_on_line[iy] {
             for (ix, cell) in row.iter_mut().enumerate() {
                 *cell = index.locate(grid.centre(ix, iy).0, y).is_some();
             }
             continue;
         }
-        crossings.clear();
-        for &[x1, y1, x2, y2] in &edges_by_row[iy] {
-            if (y1 > y) != (y2 > y) {
-                crossings.push(x1 + (y - y1) * (x2 - x1) / (y2 - y1));
-            }
-        }
-        crossings.sort_unstable_by(f64::total_cmp);
+        let crossings = &lines.crossings[iy];
         let mut k = 0; // crossings left of the current centre
         for (ix, cell) in row.iter_mut().enumerate() {
             let x = grid.centre(ix, iy).0;
-            while k < crossings.len() && crossings[k] < x {
+            while k < crossings.len() && crossings[k].0 < x {
                 k += 1;
             }
-            let near = |j: usize| crossings.get(j).is_some_and(|c| (c - x).abs() <= 1e-6);
+            let near = |j: usize| crossings.get(j).is_some_and(|c| (c.0 - x).abs() <= 1e-6);
             *cell = if near(k) || (k > 0 && near(k - 1)) {
                 index.locate(x, y).is_some()
             } else {
