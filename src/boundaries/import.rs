@@ -162,7 +162,7 @@ pub fn import_districts(
             .file_name()
             .map(|f| f.to_string_lossy().to_string())
             .unwrap_or_else(|| file.clone()),
-        source_sha256: sha.iter().map(|b| format!("{b:02x}")).collect(),
+        source_sha256: format!("{sha:x}"),
         tolerance_m: opts.tolerance_m,
         rounding_m: opts.rounding_m,
         attribution: opts.attribution.clone(),

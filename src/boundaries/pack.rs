@@ -162,7 +162,7 @@ impl BoundaryPack {
                 }
             }
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        format!("{:x}", h.finalize())
     }
 
     /// Bounding box of all districts, EPSG:27700 metres.

@@ -933,10 +933,7 @@ fn csv_error(file: &str, line: u64, e: &impl std::fmt::Display) -> IngestError {
 
 /// SHA-256 of the bytes, lower-case hex.
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// Up to [`CHUNK_ROWS`] records split from the input, with their byte spans.
