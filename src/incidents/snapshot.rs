@@ -13,8 +13,15 @@
 //! | 8 | magic `HSNAP\0\0\x01` |
 //! | 8 | header length H (u64) |
 //! | H | header: JSON ([`SnapshotHeader`]), padded with spaces to a multiple of 8 |
-//! | … | the columns in [`COLUMNS`] order, each padded with zeros to a multiple of 8 |
+//! | … | the columns, each padded with zeros to a multiple of 8 |
 //! | 8 | CRC-32 (IEEE) of every byte before it, as a u64 |
+//!
+//! The columns, in order (element type; `n` = incidents): `x_m` (f64), `y_m` (f64),
+//! `district` (u8), `group` (u8), `offence` (u16), `from_min` (i32), `to_min` (i32), `flags`
+//! (u8), `harm_given` (f32), `victim_age` (u8), `suspect_age` (u8), `location_type` (u16),
+//! `id_ends` (u32), each `n` long, then `id_bytes` (u8, `id_bytes` of the header long).
+//! [`write_snapshot`] and [`read_snapshot`] are the definition; a round-trip test holds them
+//! together. Columns are copied as the machine holds them, so both refuse big-endian machines.
 //!
 //! A snapshot records the fingerprint of the boundary pack it was made with
 //! ([`BoundaryPack::fingerprint`]): district numbers mean nothing under another pack, so
@@ -36,24 +43,6 @@ use crate::boundaries::BoundaryPack;
 
 /// The first eight bytes of every snapshot (the last byte is the format version).
 pub const MAGIC: [u8; 8] = *b"HSNAP\0\0\x01";
-
-/// The columns, in file order, with their element types.
-pub const COLUMNS: [(&str, &str); 14] = [
-    ("x_m", "f64"),
-    ("y_m", "f64"),
-    ("district", "u8"),
-    ("group", "u8"),
-    ("offence", "u16"),
-    ("from_min", "i32"),
-    ("to_min", "i32"),
-    ("flags", "u8"),
-    ("harm_given", "f32"),
-    ("victim_age", "u8"),
-    ("suspect_age", "u8"),
-    ("location_type", "u16"),
-    ("id_ends", "u32"),
-    ("id_bytes", "u8"),
-];
 
 /// Largest header accepted, bytes (a header holds labels and per-file counts, not rows).
 const MAX_HEADER_BYTES: u64 = 64 << 20;
@@ -140,6 +129,7 @@ pub fn write_snapshot(
     report: &IngestReport,
 ) -> Result<(), SnapshotError> {
     let name = path.display().to_string();
+    little_endian(&name)?;
     let io = |source| SnapshotError::Io {
         file: name.clone(),
         source,
@@ -202,6 +192,17 @@ pub fn write_snapshot(
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// Snapshots are little-endian and columns are copied as the machine holds them.
+fn little_endian(file: &str) -> Result<(), SnapshotError> {
+    if cfg!(target_endian = "big") {
+        return Err(SnapshotError::Format {
+            file: file.to_string(),
+            message: "snapshots are little-endian and this machine is big-endian".into(),
+        });
+    }
+    Ok(())
+}
+
 /// A writer that keeps the CRC of what went through it.
 struct CrcWriter<W: Write> {
     inner: W,
@@ -235,6 +236,7 @@ pub fn read_snapshot(
     pack: &BoundaryPack,
 ) -> Result<(IncidentStore, IngestReport), SnapshotError> {
     let name = path.display().to_string();
+    little_endian(&name)?;
     let file = File::open(path).map_err(|source| SnapshotError::Io {
         file: name.clone(),
         source,
