@@ -120,7 +120,7 @@ fn results_do_not_depend_on_threads_and_grid_cells_work() {
     assert!(id.starts_with("150m:"), "{id}");
     // The square's first corner is its id's south-west corner, in metres.
     let parts: Vec<f64> = id.split(':').skip(1).map(|v| v.parse().unwrap()).collect();
-    let ring = f["geometry"]["coordinates"][0].as_array().unwrap();
+    let ring = f["geometry"]["coordinates"][0][0].as_array().unwrap();
     let xs: Vec<f64> = ring.iter().map(|c| c[0].as_f64().unwrap()).collect();
     let ys: Vec<f64> = ring.iter().map(|c| c[1].as_f64().unwrap()).collect();
     assert_eq!(xs.iter().cloned().fold(f64::INFINITY, f64::min), parts[0]);

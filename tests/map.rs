@@ -90,7 +90,7 @@ fn map_page_draws_the_layers_in_headless_chromium() {
     let (st, h, body) = http_get(a, "/map");
     assert_eq!(st, 200);
     assert!(header(&h, "content-type").unwrap().starts_with("text/html"));
-    assert!(body.contains("/map/assets/leaflet.js"));
+    assert!(body.contains("map/assets/leaflet.js"));
     let (st, h, _) = http_get(a, "/map/assets/leaflet.js");
     if st == 404 {
         eprintln!("SKIP map page check: Leaflet is not installed (npm ci --prefix web)");

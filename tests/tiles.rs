@@ -168,7 +168,15 @@ fn vector_tiles_and_tilejson_over_real_http() {
         assert_eq!(st, 200, "{layer}");
         let t = Tile::decode(last_body_bytes().as_slice()).unwrap();
         assert_eq!(t.layers.len(), 1, "{layer} has features over Chatham");
-        assert!(t.layers[0].keys.iter().any(|k| k == "fid"));
+        // The tile carries the layer's own fields (the same names as items and files).
+        let schema: serde_json::Value =
+            serde_json::from_str(&http_get(a, &format!("/collections/{layer}/schema")).2).unwrap();
+        for k in &t.layers[0].keys {
+            assert!(
+                schema["properties"].get(k).is_some(),
+                "{layer}: tile key {k}"
+            );
+        }
     }
     // Empty tiles are valid, empty tiles; hex layers start at zoom 6.
     let (x, y) = tile_of(-3.5, 52.3, 10);

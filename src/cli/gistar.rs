@@ -10,7 +10,7 @@ use super::kde::parse_weighting;
 use super::{FilterArgs, IncidentArgs, Loaded};
 use crate::gistar::{emerging_layer, gi_layer, CellKind, GiRequest, Neighbourhood};
 use crate::incidents::{HarmTable, IncidentIndex};
-use crate::layers::{OutputCrs, Reprojector};
+use crate::layers::{tables, write_layer, LayerFormat, OutputCrs};
 
 /// Options shared by `gistar` and `emerging`.
 #[derive(Debug, Args)]
@@ -35,8 +35,8 @@ pub struct CellArgs {
     /// Write every land cell, not only those with incidents or a pattern.
     #[arg(long)]
     pub all_cells: bool,
-    /// Output GeoJSON.
-    #[arg(long, value_name = "FILE.geojson")]
+    /// Output file: .geojson, .gpkg (GeoPackage), .fgb (FlatGeobuf) or .csv (WKT).
+    #[arg(long, value_name = "FILE.geojson|FILE.gpkg|FILE.fgb|FILE.csv")]
     pub out: PathBuf,
 }
 
@@ -93,6 +93,7 @@ fn extra(a: &CellArgs, l: &Loaded) -> serde_json::Value {
 /// Runs `hotspots gistar`.
 pub fn run_gistar(a: GistarArgs) -> Result<()> {
     let crs: OutputCrs = a.cells.crs.parse().map_err(anyhow::Error::msg)?;
+    LayerFormat::from_path(&a.cells.out)?;
     let l = a.cells.input.load()?;
     let mut req = request(&a.cells, &l)?;
     req.permutations = a.permutations;
@@ -101,10 +102,8 @@ pub fn run_gistar(a: GistarArgs) -> Result<()> {
     let index = IncidentIndex::build(&l.store);
     let inp = l.inputs(&index, &harm);
     let layer = gi_layer(&inp, &req).map_err(anyhow::Error::msg)?;
-    let rp = Reprojector::new(crs)?;
-    let fc = layer.to_geojson(&rp, !a.cells.all_cells, extra(&a.cells, &l))?;
-    std::fs::write(&a.cells.out, serde_json::to_string(&fc)?)
-        .with_context(|| format!("writing {}", a.cells.out.display()))?;
+    let table = tables::gistar(&layer, !a.cells.all_cells)?;
+    write_layer(&table, crs, extra(&a.cells, &l), &a.cells.out)?;
     eprintln!(
         "{} land cells, {} hot and {} cold (FDR bins) -> {}",
         layer.cells.len(),
@@ -118,16 +117,15 @@ pub fn run_gistar(a: GistarArgs) -> Result<()> {
 /// Runs `hotspots emerging`.
 pub fn run_emerging(a: CellArgs) -> Result<()> {
     let crs: OutputCrs = a.crs.parse().map_err(anyhow::Error::msg)?;
+    LayerFormat::from_path(&a.out)?;
     let l = a.input.load()?;
     let req = request(&a, &l)?;
     let harm = HarmTable::default_table();
     let index = IncidentIndex::build(&l.store);
     let inp = l.inputs(&index, &harm);
     let layer = emerging_layer(&inp, &req).map_err(anyhow::Error::msg)?;
-    let rp = Reprojector::new(crs)?;
-    let fc = layer.to_geojson(&rp, a.all_cells, extra(&a, &l))?;
-    std::fs::write(&a.out, serde_json::to_string(&fc)?)
-        .with_context(|| format!("writing {}", a.out.display()))?;
+    let table = tables::emerging(&layer, a.all_cells)?;
+    write_layer(&table, crs, extra(&a, &l), &a.out)?;
     eprintln!(
         "{} land cells over {} months: {} -> {}",
         layer.cells.len(),

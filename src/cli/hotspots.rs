@@ -11,7 +11,7 @@ use super::{FilterArgs, IncidentArgs};
 use crate::density::{BandwidthRule, Kernel};
 use crate::hotspots::{build_layer, HotspotRequest, Purpose, ThresholdRule};
 use crate::incidents::{HarmTable, IncidentIndex};
-use crate::layers::{OutputCrs, Reprojector};
+use crate::layers::{tables, write_layer, LayerFormat, OutputCrs};
 
 /// `hotspots hotspots`
 #[derive(Debug, Args)]
@@ -63,8 +63,8 @@ pub struct HotspotsArgs {
     /// Output CRS: EPSG:4326 (RFC 7946 default) or EPSG:27700.
     #[arg(long, default_value = "EPSG:4326")]
     pub crs: String,
-    /// Output GeoJSON.
-    #[arg(long, value_name = "FILE.geojson")]
+    /// Output file: .geojson, .gpkg (GeoPackage), .fgb (FlatGeobuf) or .csv (WKT).
+    #[arg(long, value_name = "FILE.geojson|FILE.gpkg|FILE.fgb|FILE.csv")]
     pub out: PathBuf,
 }
 
@@ -72,6 +72,7 @@ pub struct HotspotsArgs {
 pub fn run(a: HotspotsArgs) -> Result<()> {
     let purpose: Purpose = a.purpose.parse().map_err(anyhow::Error::msg)?;
     let crs: OutputCrs = a.crs.parse().map_err(anyhow::Error::msg)?;
+    LayerFormat::from_path(&a.out)?;
     let kernel: Kernel = a.kernel.parse().map_err(anyhow::Error::msg)?;
     let threshold: ThresholdRule = a.threshold.parse().map_err(anyhow::Error::msg)?;
     let bandwidth = a
@@ -112,7 +113,7 @@ pub fn run(a: HotspotsArgs) -> Result<()> {
         filter: a.filter.build(&l.pack)?,
     };
     let layer = build_layer(&inp, &req)?;
-    let rp = Reprojector::new(crs)?;
+    let table = tables::hotspots(&inp, &layer, &req.filter)?;
     let extra = json!({
         "filters": a.filter.describe(),
         "crs": a.crs,
@@ -120,9 +121,7 @@ pub fn run(a: HotspotsArgs) -> Result<()> {
         "boundaries": {"origin": l.pack.origin, "provenance": l.pack.provenance},
         "generator": format!("hotspots {}", env!("CARGO_PKG_VERSION")),
     });
-    let fc = layer.to_geojson(&rp, extra)?;
-    std::fs::write(&a.out, serde_json::to_string(&fc)?)
-        .with_context(|| format!("writing {}", a.out.display()))?;
+    write_layer(&table, crs, extra, &a.out)?;
     eprintln!(
         "{} {} hotspot(s) -> {}",
         layer.spots.len(),

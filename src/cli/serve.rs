@@ -106,6 +106,7 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
             cors: config.cors.clone(),
             map,
             tiles,
+            base: config.base_policy(),
         },
         bind,
     ))

@@ -1,16 +1,14 @@
-//! Gi* and emerging-hotspot layers: one request → cells with their statistics, and their
-//! GeoJSON form (shared by the CLI and the server).
+//! Gi* and emerging-hotspot layers: one request → cells with their statistics (shared by
+//! the CLI and the server; `layers::tables` publishes them).
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::cells::{CellKind, CellSet, Neighbourhood};
 use super::emerging::{emerging_hotspots, EmergingCell};
 use super::gi::GiResult;
-use crate::crs::CrsError;
 use crate::density::{IncidentFilter, Weighting};
 use crate::hotspots::Inputs;
 use crate::incidents::time::local_datetime;
-use crate::layers::{feature_collection, Reprojector};
 
 /// What to compute.
 #[derive(Debug, Clone)]
@@ -116,98 +114,11 @@ pub fn gi_layer_on(inp: &Inputs<'_>, req: &GiRequest, placed: PlacedCells) -> Gi
     }
 }
 
-/// `meta` with the members of `extra` added.
-pub fn merged(meta: &Value, extra: Value) -> Value {
-    let mut meta = meta.clone();
-    if let (Value::Object(m), Value::Object(e)) = (&mut meta, extra) {
-        m.extend(e);
-    }
-    meta
-}
-
 /// `h3:9` or `grid:150`.
 pub fn describe(k: CellKind) -> String {
     match k {
         CellKind::H3(r) => format!("h3:{r}"),
         CellKind::Grid(m) => format!("grid:{m}"),
-    }
-}
-
-/// Turns cell outlines into output coordinates, with the PROJ transformations made once.
-pub struct CellOutliner<'a> {
-    rp: &'a Reprojector,
-    to_bng: Option<crate::crs::Transformer>,
-}
-
-impl<'a> CellOutliner<'a> {
-    /// An outliner for output through `rp`.
-    pub fn new(rp: &'a Reprojector) -> Result<Self, CrsError> {
-        Ok(CellOutliner {
-            rp,
-            to_bng: match rp.crs() {
-                crate::layers::OutputCrs::Bng => Some(crate::crs::Transformer::wgs84_to_bng()?),
-                crate::layers::OutputCrs::Wgs84 => None,
-            },
-        })
-    }
-
-    /// Cell `i`'s outline as GeoJSON geometry.
-    pub fn geometry(&self, cells: &CellSet, i: usize) -> Result<Value, CrsError> {
-        let g = cells.geometry(i);
-        if !cells.geometry_is_wgs84() {
-            return self.rp.multipolygon(&g);
-        }
-        match &self.to_bng {
-            // H3 outlines are WGS84 already.
-            None => self.rp.multipolygon_wgs84(&g),
-            Some(t) => {
-                let mut bng = g.clone();
-                for p in bng.0.iter_mut() {
-                    let mut pts: Vec<(f64, f64)> =
-                        p.exterior().0.iter().map(|c| (c.x, c.y)).collect();
-                    t.convert_in_place(&mut pts)?;
-                    *p = geo::Polygon::new(geo::LineString::from(pts), vec![]);
-                }
-                self.rp.multipolygon(&bng)
-            }
-        }
-    }
-}
-
-impl GiLayer {
-    /// Properties of cell `i`.
-    pub fn properties(&self, i: usize) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("cell".into(), json!(self.cells.ids[i]));
-        m.insert("count".into(), json!(self.count[i]));
-        m.insert("harm".into(), json!(self.harm[i]));
-        m.insert("z".into(), json!(self.gi.z[i]));
-        m.insert("p".into(), json!(self.gi.p[i]));
-        m.insert("p_sim".into(), json!(self.gi.p_sim.get(i)));
-        m.insert("bin".into(), json!(self.gi.bin[i]));
-        m
-    }
-
-    /// GeoJSON of every cell (or only cells with incidents or a non-zero bin).
-    pub fn to_geojson(
-        &self,
-        rp: &Reprojector,
-        only_nonempty: bool,
-        extra: Value,
-    ) -> Result<Value, CrsError> {
-        let out = CellOutliner::new(rp)?;
-        let mut items = Vec::new();
-        for i in 0..self.cells.len() {
-            if only_nonempty && self.count[i] == 0.0 && self.gi.bin[i] == 0 {
-                continue;
-            }
-            items.push((
-                out.geometry(&self.cells, i)?,
-                self.cells.ids[i].clone(),
-                self.properties(i),
-            ));
-        }
-        Ok(feature_collection(rp, items, merged(&self.metadata, extra)))
     }
 }
 
@@ -290,33 +201,4 @@ pub fn emerging_layer_on(
         months,
         metadata,
     })
-}
-
-impl EmergingLayer {
-    /// Properties of cell `i`.
-    pub fn properties(&self, i: usize) -> Map<String, Value> {
-        let Value::Object(mut m) = serde_json::to_value(&self.results[i]).unwrap_or(Value::Null)
-        else {
-            return Map::new();
-        };
-        m.insert("cell".into(), json!(self.cells.ids[i]));
-        m
-    }
-
-    /// GeoJSON of the cells with a pattern (all cells with `all`).
-    pub fn to_geojson(&self, rp: &Reprojector, all: bool, extra: Value) -> Result<Value, CrsError> {
-        let out = CellOutliner::new(rp)?;
-        let mut items = Vec::new();
-        for i in 0..self.cells.len() {
-            if !all && self.results[i].category == super::Category::NoPattern {
-                continue;
-            }
-            items.push((
-                out.geometry(&self.cells, i)?,
-                self.cells.ids[i].clone(),
-                self.properties(i),
-            ));
-        }
-        Ok(feature_collection(rp, items, merged(&self.metadata, extra)))
-    }
 }

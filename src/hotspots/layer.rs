@@ -1,17 +1,15 @@
-//! One request → one hotspot layer (all, grip or diversion) with its metadata, and its
-//! GeoJSON form. The CLI and the server both build layers through here.
+//! One request → one hotspot layer (all, grip or diversion) with its metadata. The CLI and
+//! the server both build layers through here; `layers::tables` publishes them.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::density::{find_hotspots, Hotspot, HotspotOptions, Inputs, Purpose};
 use super::grip::{grip_places, GripCumulative, GripOptions};
 use super::ThresholdRule;
-use crate::crs::CrsError;
 use crate::density::{
     BandwidthRule, IncidentFilter, KdeMethod, Kernel, Scaling, SurfaceError, SurfaceOptions,
     Weighting,
 };
-use crate::layers::Reprojector;
 
 /// What to build. `None` fields take the purpose's defaults.
 #[derive(Debug, Clone)]
@@ -153,46 +151,5 @@ pub fn build_layer(inp: &Inputs<'_>, req: &HotspotRequest) -> Result<HotspotLaye
                 metadata,
             })
         }
-    }
-}
-
-impl HotspotLayer {
-    /// Properties of hotspot `i`: every statistic, the centroid in output coordinates and,
-    /// for Grip, the cumulative shares.
-    pub fn properties(&self, i: usize, rp: &Reprojector) -> Result<Map<String, Value>, CrsError> {
-        let h = &self.spots[i];
-        let Value::Object(mut m) = serde_json::to_value(h).unwrap_or(Value::Null) else {
-            return Ok(Map::new());
-        };
-        let c = rp.xy(h.centroid_bng[0], h.centroid_bng[1])?;
-        m.insert("centroid".into(), json!(c));
-        if let Some(cum) = &self.cumulative {
-            m.insert(
-                "cumulative_harm_share".into(),
-                json!(cum[i].cumulative_harm_share),
-            );
-            m.insert(
-                "cumulative_area_share".into(),
-                json!(cum[i].cumulative_area_share),
-            );
-        }
-        Ok(m)
-    }
-
-    /// The layer as a GeoJSON FeatureCollection with `metadata` (plus `extra` members).
-    pub fn to_geojson(&self, rp: &Reprojector, extra: Value) -> Result<Value, CrsError> {
-        let mut items = Vec::with_capacity(self.spots.len());
-        for (i, h) in self.spots.iter().enumerate() {
-            items.push((
-                rp.multipolygon(&h.geometry)?,
-                h.id.clone(),
-                self.properties(i, rp)?,
-            ));
-        }
-        Ok(crate::layers::feature_collection(
-            rp,
-            items,
-            crate::gistar::layer::merged(&self.metadata, extra),
-        ))
     }
 }

@@ -1,5 +1,6 @@
 //! A cache of whole responses. Layers change only at restart, so a GET's answer depends
-//! only on its path and query and on two request headers: whether it asks for HTML
+//! only on its path and query, the base URL its links are made from, and two request
+//! headers: whether it asks for HTML
 //! (`f=html` or a browser's Accept) and whether it accepts gzip. Successful answers are
 //! kept, compressed and tagged, up to [`CACHE_BYTES`]; a repeat costs a lookup and a
 //! reference-counted copy, and a matching If-None-Match is answered 304 at once.
@@ -18,6 +19,8 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 pub struct Key {
     /// Path and query, as sent.
     pub uri: String,
+    /// The absolute base the answer's links are made from (see `base_url`).
+    pub base: String,
     /// Whether the HTML rendering was asked for.
     pub html: bool,
     /// Whether gzip is accepted.
@@ -36,7 +39,7 @@ struct ByBytes;
 
 impl quick_cache::Weighter<Key, Entry> for ByBytes {
     fn weight(&self, k: &Key, v: &Entry) -> u64 {
-        (k.uri.len() + v.body.len() + 256) as u64
+        (k.uri.len() + k.base.len() + v.body.len() + 256) as u64
     }
 }
 
@@ -100,6 +103,11 @@ pub async fn cached(
             .uri()
             .path_and_query()
             .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+        base: req
+            .extensions()
+            .get::<super::base_url::BaseUrl>()
+            .map(|b| b.as_str().to_string())
             .unwrap_or_default(),
         html: wants_html(f_param(req.uri().query()).as_deref(), text(header::ACCEPT)),
         gzip: text(header::ACCEPT_ENCODING).contains("gzip"),

@@ -1,16 +1,18 @@
 //! The published collections, computed once at start: aggregates only (districts,
-//! hotspot polygons, cell counts and statistics), never incident points.
+//! hotspot polygons, cell counts and statistics), never incident points. Each is a typed
+//! [`LayerTable`] (the schema every output shares) with its GeoJSON features rendered once.
 
-use serde_json::{json, Value};
+use geo::BoundingRect;
+use serde_json::Value;
 
 use crate::density::IncidentFilter;
-use crate::gistar::layer::CellOutliner;
 use crate::gistar::{emerging_layer_on, gi_layer_on, GiRequest, PlacedCells};
 use crate::hotspots::{build_layer, HotspotRequest, Inputs, Purpose};
-use crate::layers::{OutputCrs, Reprojector};
-use crate::temporal::{area_profile, patrol_plan, Profile};
+use crate::layers::geojson::feature_json;
+use crate::layers::{tables, LayerTable, OutputCrs};
 
-/// One collection: its description and its features in WGS84 with their bboxes.
+/// One collection: its description, its table and its features rendered as GeoJSON in
+/// both CRSs, with their bboxes.
 #[derive(Debug, Clone)]
 pub struct Collection {
     /// Id used in URLs.
@@ -19,7 +21,9 @@ pub struct Collection {
     pub title: String,
     /// Description.
     pub description: String,
-    /// Features (GeoJSON, WGS84).
+    /// The layer: schema, typed attributes, geometry in both CRSs, metadata.
+    pub table: LayerTable,
+    /// Features (GeoJSON, WGS84), in table order.
     pub features: Vec<Value>,
     /// Each feature's bbox [minx, miny, maxx, maxy], degrees.
     pub bboxes: Vec<[f64; 4]>,
@@ -27,8 +31,6 @@ pub struct Collection {
     pub features_bng: Vec<Value>,
     /// Their bboxes, metres.
     pub bboxes_bng: Vec<[f64; 4]>,
-    /// Layer metadata.
-    pub metadata: Value,
     /// For layers that count incidents: each feature's incident rows, so a request can
     /// count a selection (offence groups, period) inside it. `None`: the layer is a
     /// statistic of all incidents and takes no selection.
@@ -37,51 +39,37 @@ pub struct Collection {
     pub period_min: Option<[i32; 2]>,
 }
 
-fn bbox_of(geom: &Value) -> [f64; 4] {
-    let mut b = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    fn walk(v: &Value, b: &mut [f64; 4]) {
-        if let Some(a) = v.as_array() {
-            if a.len() >= 2 && a[0].is_number() && a[1].is_number() {
-                let (x, y) = (a[0].as_f64().unwrap_or(0.0), a[1].as_f64().unwrap_or(0.0));
-                b[0] = b[0].min(x);
-                b[1] = b[1].min(y);
-                b[2] = b[2].max(x);
-                b[3] = b[3].max(y);
-            } else {
-                a.iter().for_each(|x| walk(x, b));
-            }
-        }
-    }
-    walk(&geom["coordinates"], &mut b);
-    b
+fn bbox_of(mp: &geo::MultiPolygon<f64>) -> [f64; 4] {
+    mp.bounding_rect().map_or([f64::NAN; 4], |r| {
+        [r.min().x, r.min().y, r.max().x, r.max().y]
+    })
 }
 
 impl Collection {
-    fn from_fc(id: &str, title: &str, description: &str, fc: Value, fc_bng: Value) -> Self {
-        let features: Vec<Value> = fc["features"].as_array().cloned().unwrap_or_default();
-        let bboxes = features.iter().map(|f| bbox_of(&f["geometry"])).collect();
-        let features_bng: Vec<Value> = fc_bng["features"].as_array().cloned().unwrap_or_default();
-        let bboxes_bng = features_bng
-            .iter()
-            .map(|f| bbox_of(&f["geometry"]))
-            .collect();
+    /// A collection of `table`'s features.
+    pub fn from_table(id: &str, title: &str, description: &str, table: LayerTable) -> Self {
+        let n = table.features.len();
         Collection {
             id: id.into(),
             title: title.into(),
             description: description.into(),
-            features,
-            bboxes,
-            features_bng,
-            bboxes_bng,
-            metadata: fc["metadata"].clone(),
+            features: (0..n)
+                .map(|i| feature_json(&table, i, OutputCrs::Wgs84))
+                .collect(),
+            features_bng: (0..n)
+                .map(|i| feature_json(&table, i, OutputCrs::Bng))
+                .collect(),
+            bboxes: table.features.iter().map(|f| bbox_of(&f.wgs84)).collect(),
+            bboxes_bng: table.features.iter().map(|f| bbox_of(&f.bng)).collect(),
+            table,
             members: None,
             period_min: None,
         }
+    }
+
+    /// The layer's metadata.
+    pub fn metadata(&self) -> &Value {
+        &self.table.metadata
     }
 
     /// The whole collection's extent.
@@ -108,29 +96,13 @@ impl Collection {
 /// Builds every collection from the inputs. Layers that cannot be made (e.g. fewer than
 /// three months for emerging hotspots) are left out with a message on stderr.
 pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
-    let rp = Reprojector::new(OutputCrs::Wgs84)?;
-    let bng = Reprojector::new(OutputCrs::Bng)?;
     let mut out = Vec::new();
-    let districts = |rp: &Reprojector| -> anyhow::Result<Value> {
-        let mut f = Vec::new();
-        for d in &inp.pack.districts {
-            f.push(json!({
-                "type": "Feature",
-                "id": d.code,
-                "geometry": rp.multipolygon(&d.geometry)?,
-                "properties": {"code": d.code, "name": d.name, "area_km2": d.area_km2},
-            }));
-        }
-        Ok(json!({"features": f, "metadata": {"origin": inp.pack.origin}}))
-    };
-    out.push(Collection::from_fc(
+    out.push(Collection::from_table(
         "districts",
         "Districts",
         "The 13 Kent and Medway districts (ONS boundaries, generalised)",
-        districts(&rp)?,
-        districts(&bng)?,
+        tables::districts(inp.pack)?,
     ));
-    let area = area_profile(inp, &IncidentFilter::default());
     let period = inp
         .store
         .from_min
@@ -150,62 +122,38 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
                 ..Default::default()
             },
         )?;
-        let mut c = Collection::from_fc(
+        // When to act at each place: its peak windows against the whole area's profile.
+        let table = tables::hotspots(inp, &layer, &IncidentFilter::default())?;
+        let mut c = Collection::from_table(
             id,
             title,
             &format!(
-                "Ranked {} hotspots: counts, harm, PAI and what is inside",
+                "Ranked {} hotspots: counts, harm, PAI, what is inside and when to patrol",
                 purpose.slug()
             ),
-            layer.to_geojson(&rp, json!({}))?,
-            layer.to_geojson(&bng, json!({}))?,
+            table,
         );
         c.members = Some(layer.spots.iter().map(|h| h.members.clone()).collect());
         c.period_min = period;
-        // When to act at each place: its peak windows and a Koper-style patrol plan.
-        for (i, h) in layer.spots.iter().enumerate() {
-            let p = Profile::of(inp.store, h.members.iter().map(|&r| r as usize));
-            let plan = json!(patrol_plan(&p, &area, 0.05, 15, 120));
-            for f in [&mut c.features[i], &mut c.features_bng[i]] {
-                f["properties"]["patrol"] = plan.clone();
-            }
-        }
         out.push(c);
     }
     // Gi*, the counts and emerging hotspots all use the same H3 cells: place them once.
     let req = GiRequest::default();
     let placed = PlacedCells::new(inp, &req).map_err(anyhow::Error::msg)?;
     let gi = gi_layer_on(inp, &req, placed.clone());
-    out.push(Collection::from_fc(
+    out.push(Collection::from_table(
         "gistar",
         "Gi* hot spots (H3 res 9)",
         "Getis-Ord Gi* per H3 cell with FDR confidence bins (cells with incidents or a bin)",
-        gi.to_geojson(&rp, true, json!({}))?,
-        gi.to_geojson(&bng, true, json!({}))?,
+        tables::gistar(&gi, true)?,
     ));
-    let counts = |rp: &Reprojector| -> anyhow::Result<Value> {
-        let outline = CellOutliner::new(rp)?;
-        let mut f = Vec::new();
-        for i in 0..gi.cells.len() {
-            if gi.count[i] > 0.0 {
-                f.push(json!({
-                    "type": "Feature",
-                    "id": gi.cells.ids[i],
-                    "geometry": outline.geometry(&gi.cells, i)?,
-                    "properties": {"cell": gi.cells.ids[i], "count": gi.count[i], "harm": gi.harm[i]},
-                }));
-            }
-        }
-        Ok(json!({"features": f, "metadata": gi.metadata}))
-    };
-    let mut c = Collection::from_fc(
+    let (counts, cell_of_feature) = tables::counts(&gi)?;
+    let mut c = Collection::from_table(
         "h3-counts",
         "Incidents per H3 cell (res 9)",
         "Incident counts and harm per H3 cell",
-        counts(&rp)?,
-        counts(&bng)?,
+        counts,
     );
-    // Feature k is the k-th cell with incidents.
     let mut rows: Vec<Vec<u32>> = vec![Vec::new(); gi.cells.len()];
     for (r, cell) in placed.assigned.iter().enumerate() {
         if let Some(cell) = cell {
@@ -213,20 +161,19 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
         }
     }
     c.members = Some(
-        (0..gi.cells.len())
-            .filter(|&i| gi.count[i] > 0.0)
-            .map(|i| std::mem::take(&mut rows[i]))
+        cell_of_feature
+            .iter()
+            .map(|&i| std::mem::take(&mut rows[i]))
             .collect(),
     );
     c.period_min = period;
     out.push(c);
     match emerging_layer_on(inp, &req, placed) {
-        Ok(e) => out.push(Collection::from_fc(
+        Ok(e) => out.push(Collection::from_table(
             "emerging",
             "Emerging hotspots (H3 res 9)",
             "Monthly Gi* trends and ArcGIS emerging hot spot categories",
-            e.to_geojson(&rp, false, json!({}))?,
-            e.to_geojson(&bng, false, json!({}))?,
+            tables::emerging(&e, false)?,
         )),
         Err(e) => eprintln!("emerging hotspots left out: {e}"),
     }

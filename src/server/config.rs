@@ -4,6 +4,8 @@
 //!
 //! ```toml
 //! bind = "0.0.0.0:8080"
+//! public_url = "https://gis.kent.example/hotspots"   # links and TileJSON use it
+//! trusted_proxies = ["127.0.0.1"]                    # whose X-Forwarded-* are believed
 //! boundaries = "boundaries/kent_medway.geojson"
 //! incidents = ["data/2025.csv"]
 //! rejects = "out/rejects.csv"
@@ -152,6 +154,13 @@ impl Default for HeatmapConfig {
 pub struct ServeConfig {
     /// Address to listen on, HOST:PORT.
     pub bind: Option<String>,
+    /// The address clients reach the service at (`https://host[:port][/prefix]`); every
+    /// link is made from it. Unset: from each request's Host (and trusted proxies'
+    /// X-Forwarded-Proto/Host/Prefix).
+    pub public_url: Option<String>,
+    /// Reverse proxies (addresses or networks) whose X-Forwarded-* headers are believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// Boundary pack (GeoJSON).
     pub boundaries: Option<PathBuf>,
     /// Incident CSV files.
@@ -213,6 +222,14 @@ impl ServeConfig {
                 ),
             ));
         }
+        if let Some(u) = &c.public_url {
+            super::base_url::parse_public_url(u)
+                .map_err(|e| invalid("public_url", e.to_string()))?;
+        }
+        for p in &c.trusted_proxies {
+            super::base_url::parse_proxy(p)
+                .map_err(|e| invalid("trusted_proxies", e.to_string()))?;
+        }
         for o in &c.cors.allow_origins {
             let ok = o == "*"
                 || ((o.starts_with("http://") || o.starts_with("https://"))
@@ -226,6 +243,21 @@ impl ServeConfig {
             }
         }
         Ok(c)
+    }
+
+    /// How request base URLs are made (values were checked by [`ServeConfig::parse`]).
+    pub fn base_policy(&self) -> super::base_url::BasePolicy {
+        super::base_url::BasePolicy {
+            public_url: self
+                .public_url
+                .as_deref()
+                .and_then(|u| super::base_url::parse_public_url(u).ok()),
+            trusted_proxies: self
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| super::base_url::parse_proxy(p).ok())
+                .collect(),
+        }
     }
 
     /// Reads and parses `path`.

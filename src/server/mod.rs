@@ -1,10 +1,13 @@
-//! The hotspot service: OGC API – Features (Core, GeoJSON) over the computed layers.
+//! The hotspot service: OGC API – Features (Part 1 Core, GeoJSON, HTML, OpenAPI 3.0; Part 2
+//! CRS by reference) over the computed layers, with downloads, vector and raster tiles.
 //! Layers are computed once at start; handlers only read them, so no request can change
 //! state, and every bad request gets an application/problem+json 4xx.
 
+pub mod base_url;
 pub mod cache;
 pub mod collections;
 pub mod config;
+pub mod html;
 pub mod map;
 pub mod ogc;
 pub mod raster_tiles;
@@ -45,6 +48,8 @@ pub struct AppState {
     pub map: map::MapAssets,
     /// The collections prepared as vector tiles.
     pub tiles: vector_tiles::VectorTiles,
+    /// How each request's absolute base URL is made.
+    pub base: base_url::BasePolicy,
 }
 
 /// A strong ETag for a body: the first 96 bits of its SHA-256, quoted.
@@ -67,10 +72,13 @@ pub async fn serve(state: AppState, bind: SocketAddr) -> anyhow::Result<()> {
     let app = ogc::router(Arc::new(state));
     let listener = tokio::net::TcpListener::bind(bind).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! OGC API – Features Part 1 routes: landing page, conformance, API description,
-//! collections, items (bbox, limit, offset with next/prev links) and single items.
+//! OGC API – Features routes: landing page, conformance, API description, collections,
+//! schemas, items (bbox, limit, offset with absolute next/prev links; GeoJSON, HTML or a
+//! GeoPackage, FlatGeobuf or CSV download) and single items, plus the tiles and the map.
+//! Every link is absolute (see `base_url`); an unknown query parameter is a 400.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,10 +10,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use serde_json::{json, Value};
 
+use super::base_url::BaseUrl;
 use super::AppState;
+use crate::layers::{LayerFormat, LayerTable, OutputCrs};
+
+/// Query parameters as given.
+type Params = HashMap<String, String>;
 
 /// CRS84 (longitude, latitude), the GeoJSON default.
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -49,20 +57,83 @@ fn set_content_crs(r: &mut Response, bng: bool) {
     }
 }
 
-/// Largest page a client may ask for.
+/// Largest page: a larger `limit` is capped to it (OGC API – Features Part 1,
+/// /req/core/fc-limit-response-1 C).
 pub const MAX_LIMIT: usize = 10_000;
 /// Page size when none is given.
 pub const DEFAULT_LIMIT: usize = 10;
 
+/// Conformance classes implemented.
+pub const CONFORMANCE: [&str; 5] = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+];
+
+/// Query parameters of `/collections/{id}/items`.
+const ITEMS_PARAMS: &[&str] = &[
+    "f",
+    "limit",
+    "offset",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "datetime",
+    "offence_group",
+];
+/// Query parameters of `/collections/{id}/items/{fid}`.
+const ITEM_PARAMS: &[&str] = &["f", "crs"];
+/// Query parameters of the other OGC API resources.
+const RESOURCE_PARAMS: &[&str] = &["f"];
+/// Query parameters of the heatmap tiles.
+const SELECTION_PARAMS: &[&str] = &["offence_group", "datetime"];
+/// Query parameters of the map page (read by the page's script).
+const MAP_PARAMS: &[&str] = &["offence_group", "datetime", "center", "zoom"];
+
+/// A 400 naming the first query parameter not in `allowed` (OGC API – Features Part 1,
+/// /req/core/query-param-unknown), so a misspelt filter is never silently ignored.
+fn check_params(q: &HashMap<String, String>, allowed: &[&str]) -> Result<(), Box<Response>> {
+    let mut unknown: Vec<&str> = q
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !allowed.contains(k))
+        .collect();
+    unknown.sort_unstable();
+    match unknown.first() {
+        None => Ok(()),
+        Some(k) => Err(Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            "Unknown query parameter",
+            &format!(
+                "unknown query parameter '{k}'{}; this resource takes: {}",
+                if unknown.len() > 1 {
+                    format!(" (and {})", unknown[1..].join(", "))
+                } else {
+                    String::new()
+                },
+                if allowed.is_empty() {
+                    "no parameters".to_string()
+                } else {
+                    allowed.join(", ")
+                }
+            ),
+        ))),
+    }
+}
+
 /// All routes.
 pub fn router(state: Arc<AppState>) -> Router {
     let cors = state.cors.layer();
+    let policy = Arc::new(state.base.clone());
     let r = Router::new()
         .route("/", get(landing))
         .route("/conformance", get(conformance))
         .route("/api", get(api))
         .route("/collections", get(collections))
         .route("/collections/{id}", get(collection))
+        .route("/collections/{id}/schema", get(schema))
         .route("/collections/{id}/items", get(items))
         .route("/collections/{id}/items/{fid}", get(item))
         .route("/map", get(map_page))
@@ -78,6 +149,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(super::cache::ResponseCache::default()),
             super::cache::cached,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            policy,
+            super::base_url::attach,
         ));
     match cors {
         Some(c) => r.layer(c),
@@ -147,63 +222,87 @@ fn json_response(media: &'static str, v: Value) -> Response {
     ([(header::CONTENT_TYPE, media)], v.to_string()).into_response()
 }
 
-async fn landing() -> Response {
+/// A link object.
+fn link(href: String, rel: &str, ty: &str, title: &str) -> Value {
+    json!({"href": href, "rel": rel, "type": ty, "title": title})
+}
+
+macro_rules! params_or_400 {
+    ($q:expr, $allowed:expr) => {
+        if let Err(r) = check_params(&$q, $allowed) {
+            return *r;
+        }
+    };
+}
+
+async fn landing(Extension(base): Extension<BaseUrl>, Query(q): Query<Params>) -> Response {
+    params_or_400!(q, RESOURCE_PARAMS);
     json_response(
         "application/json",
         json!({
             "title": "Kent & Medway violence hotspots",
             "description": "Hotspot layers for the Kent and Medway Violence Reduction Unit: aggregates only",
             "links": [
-                {"href": "/", "rel": "self", "type": "application/json", "title": "this document"},
-                {"href": "/api", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "title": "the API definition"},
-                {"href": "/conformance", "rel": "conformance", "type": "application/json", "title": "conformance classes"},
-                {"href": "/map", "rel": "alternate", "type": "text/html", "title": "map of the layers"},
-                {"href": "/collections", "rel": "data", "type": "application/json", "title": "the collections"}
+                link(base.join("/"), "self", "application/json", "this document"),
+                link(base.join("/?f=html"), "alternate", "text/html", "this document as HTML"),
+                link(base.join("/api"), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "the API definition"),
+                link(base.join("/conformance"), "conformance", "application/json", "conformance classes"),
+                link(base.join("/collections"), "data", "application/json", "the collections"),
+                link(base.join("/map"), "alternate", "text/html", "map of the layers"),
             ]
         }),
     )
 }
 
-async fn conformance() -> Response {
-    json_response(
-        "application/json",
-        json!({"conformsTo": [
-            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-            "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30"
-        ]}),
-    )
+async fn conformance(Query(q): Query<Params>) -> Response {
+    params_or_400!(q, RESOURCE_PARAMS);
+    json_response("application/json", json!({"conformsTo": CONFORMANCE}))
 }
 
-async fn api(State(s): State<Arc<AppState>>) -> Response {
+async fn api(
+    State(s): State<Arc<AppState>>,
+    Extension(base): Extension<BaseUrl>,
+    Query(q): Query<Params>,
+) -> Response {
+    params_or_400!(q, RESOURCE_PARAMS);
+    let f_param = |formats: &[&str]| json!({"name": "f", "in": "query", "schema": {"type": "string", "enum": formats}});
     let mut paths = serde_json::Map::new();
     for p in ["/", "/conformance", "/collections"] {
         paths.insert(
             p.into(),
-            json!({"get": {"responses": {"200": {"description": "OK"}}}}),
+            json!({"get": {"parameters": [f_param(&["json", "html"])], "responses": {"200": {"description": "OK"}, "400": {"description": "unknown query parameter"}}}}),
         );
     }
     let ids: Vec<&str> = s.collections.iter().map(|c| c.id.as_str()).collect();
     let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "enum": ids}});
-    paths.insert("/collections/{id}".into(), json!({"get": {"parameters": [id_param], "responses": {"200": {"description": "OK"}, "404": {"description": "unknown collection"}}}}));
+    paths.insert("/collections/{id}".into(), json!({"get": {"parameters": [id_param, f_param(&["json", "html"])], "responses": {"200": {"description": "OK"}, "404": {"description": "unknown collection"}}}}));
+    paths.insert("/collections/{id}/schema".into(), json!({"get": {"parameters": [id_param], "responses": {"200": {"description": "the layer's fields and their types (JSON Schema)", "content": {"application/schema+json": {}}}}}}));
     paths.insert("/collections/{id}/items".into(), json!({"get": {"parameters": [
         id_param,
         {"name": "bbox", "in": "query", "schema": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}, "style": "form", "explode": false},
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+        {"$ref": "#/components/parameters/limit"},
         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
         {"name": "bbox-crs", "in": "query", "schema": {"type": "string", "enum": [CRS84, EPSG_27700]}},
         {"name": "crs", "in": "query", "schema": {"type": "string", "enum": [CRS84, EPSG_27700]}},
-        {"name": "datetime", "in": "query", "description": "incidents starting in this RFC 3339 instant or interval (dates are Europe/London days); hotspots, grip, diversion and h3-counts only; adds selection_count", "schema": {"type": "string"}},
-        {"name": "offence_group", "in": "query", "description": "comma-separated offence groups; same collections as datetime", "schema": {"type": "string"}}
-    ], "responses": {"200": {"description": "GeoJSON features", "content": {"application/geo+json": {}}}, "400": {"description": "bad parameter"}}}}));
-    paths.insert("/collections/{id}/items/{fid}".into(), json!({"get": {"parameters": [id_param, {"name": "fid", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "one feature"}, "404": {"description": "unknown feature"}}}}));
+        {"name": "datetime", "in": "query", "description": "incidents starting in this RFC 3339 instant or interval (dates are Europe/London days); hotspots, grip, diversion and h3-counts only; sets sel_count", "schema": {"type": "string"}},
+        {"name": "offence_group", "in": "query", "description": "comma-separated offence groups; same collections as datetime", "schema": {"type": "string"}},
+        f_param(&["json", "html", "gpkg", "fgb", "csv"]),
+    ], "responses": {"200": {"description": "GeoJSON features, or the matched features as a file (f=gpkg, fgb, csv; every match unless limit is given)", "content": {"application/geo+json": {}, "application/geopackage+sqlite3": {}, "application/flatgeobuf": {}, "text/csv": {}}}, "400": {"description": "bad or unknown parameter"}}}}));
+    paths.insert("/collections/{id}/items/{fid}".into(), json!({"get": {"parameters": [id_param, {"name": "fid", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "crs", "in": "query", "schema": {"type": "string", "enum": [CRS84, EPSG_27700]}}, f_param(&["json", "html"])], "responses": {"200": {"description": "one feature"}, "404": {"description": "unknown feature"}}}}));
     json_response(
         "application/vnd.oai.openapi+json;version=3.0",
-        json!({"openapi": "3.0.3", "info": {"title": "Kent & Medway violence hotspots", "version": env!("CARGO_PKG_VERSION")}, "paths": paths}),
+        json!({
+            "openapi": "3.0.3",
+            "info": {"title": "Kent & Medway violence hotspots", "version": env!("CARGO_PKG_VERSION")},
+            "servers": [{"url": base.as_str()}],
+            "paths": paths,
+            // QGIS reads its page size from here (min of max(1000, default) and maximum).
+            "components": {"parameters": {"limit": {"name": "limit", "in": "query", "description": "page size; larger values are capped at the maximum", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}, "style": "form", "explode": false}}},
+        }),
     )
 }
 
-fn collection_json(c: &super::Collection) -> Value {
+fn collection_json(c: &super::Collection, base: &BaseUrl) -> Value {
     let e = c.extent();
     let mut extent =
         json!({"spatial": {"bbox": [e], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}});
@@ -218,8 +317,10 @@ fn collection_json(c: &super::Collection) -> Value {
             "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
         });
     }
+    let id = &c.id;
+    let u = |p: &str| base.join(&format!("/collections/{id}{p}"));
     json!({
-        "id": c.id,
+        "id": id,
         "title": c.title,
         "description": c.description,
         "itemType": "feature",
@@ -227,31 +328,73 @@ fn collection_json(c: &super::Collection) -> Value {
         "storageCrs": CRS84,
         "extent": extent,
         "links": [
-            {"href": format!("/collections/{}", c.id), "rel": "self", "type": "application/json"},
-            {"href": format!("/collections/{}/items", c.id), "rel": "items", "type": "application/geo+json"}
+            link(u(""), "self", "application/json", "this collection"),
+            link(u("?f=html"), "alternate", "text/html", "this collection as HTML"),
+            link(u("/items"), "items", "application/geo+json", "the features"),
+            link(u("/items?f=html"), "items", "text/html", "the features as HTML"),
+            link(u("/schema"), "http://www.opengis.net/def/rel/ogc/1.0/schema", "application/schema+json", "the fields and their types"),
+            link(u("/items?f=gpkg"), "enclosure", "application/geopackage+sqlite3", "download: GeoPackage"),
+            link(u("/items?f=fgb"), "enclosure", "application/flatgeobuf", "download: FlatGeobuf"),
+            link(u("/items?f=csv"), "enclosure", "text/csv", "download: CSV with WKT"),
+            link(base.join(&format!("/tiles/{id}.json")), "related", "application/json", "vector tiles (TileJSON)"),
         ]
     })
 }
 
-async fn collections(State(s): State<Arc<AppState>>) -> Response {
+async fn collections(
+    State(s): State<Arc<AppState>>,
+    Extension(base): Extension<BaseUrl>,
+    Query(q): Query<Params>,
+) -> Response {
+    params_or_400!(q, RESOURCE_PARAMS);
     json_response(
         "application/json",
         json!({
-            "links": [{"href": "/collections", "rel": "self", "type": "application/json"}],
-            "collections": s.collections.iter().map(collection_json).collect::<Vec<_>>()
+            "links": [
+                link(base.join("/collections"), "self", "application/json", "the collections"),
+                link(base.join("/collections?f=html"), "alternate", "text/html", "the collections as HTML"),
+            ],
+            "crs": [CRS84, EPSG_27700],
+            "collections": s.collections.iter().map(|c| collection_json(c, &base)).collect::<Vec<_>>()
         }),
     )
 }
 
-async fn collection(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+fn unknown_collection(id: &str) -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "Unknown collection",
+        &format!("no collection '{id}'"),
+    )
+}
+
+async fn collection(
+    State(s): State<Arc<AppState>>,
+    Extension(base): Extension<BaseUrl>,
+    Path(id): Path<String>,
+    Query(q): Query<Params>,
+) -> Response {
+    params_or_400!(q, RESOURCE_PARAMS);
     match s.collection(&id) {
-        Some(c) => json_response("application/json", collection_json(c)),
-        None => problem(
-            StatusCode::NOT_FOUND,
-            "Unknown collection",
-            &format!("no collection '{id}'"),
-        ),
+        Some(c) => json_response("application/json", collection_json(c, &base)),
+        None => unknown_collection(&id),
     }
+}
+
+/// `/collections/{id}/schema`: the layer's fields, their types and meanings.
+async fn schema(
+    State(s): State<Arc<AppState>>,
+    Extension(base): Extension<BaseUrl>,
+    Path(id): Path<String>,
+    Query(q): Query<Params>,
+) -> Response {
+    params_or_400!(q, RESOURCE_PARAMS);
+    let Some(c) = s.collection(&id) else {
+        return unknown_collection(&id);
+    };
+    let mut v = c.table.json_schema(&c.title);
+    v["$id"] = json!(base.join(&format!("/collections/{id}/schema")));
+    json_response("application/schema+json", v)
 }
 
 /// Parses `minx,miny,maxx,maxy` in CRS84.
@@ -280,32 +423,80 @@ fn parse_bbox(s: &str) -> Result<[f64; 4], String> {
     }
 }
 
+/// What an items request asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ItemsFormat {
+    GeoJson,
+    Html,
+    File(LayerFormat),
+}
+
+/// `/collections/{id}/items?...` with the given paging, keeping the request's filters.
+fn items_url(
+    base: &BaseUrl,
+    id: &str,
+    q: &HashMap<String, String>,
+    paging: Option<(usize, usize)>,
+    f: Option<&str>,
+) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    if let Some((limit, offset)) = paging {
+        ser.append_pair("limit", &limit.to_string());
+        ser.append_pair("offset", &offset.to_string());
+    }
+    for k in ["bbox", "bbox-crs", "crs", "datetime", "offence_group"] {
+        if let Some(v) = q.get(k) {
+            ser.append_pair(k, v);
+        }
+    }
+    if let Some(f) = f {
+        ser.append_pair("f", f);
+    }
+    let query = ser.finish();
+    let path = base.join(&format!("/collections/{id}/items"));
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
 async fn items(
     State(s): State<Arc<AppState>>,
+    Extension(base): Extension<BaseUrl>,
     Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<Params>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    params_or_400!(q, ITEMS_PARAMS);
     let Some(c) = s.collection(&id) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "Unknown collection",
-            &format!("no collection '{id}'"),
-        );
+        return unknown_collection(&id);
     };
-    let limit = match q.get("limit").map(|v| v.parse::<usize>()) {
-        None => DEFAULT_LIMIT,
-        Some(Ok(l)) if (1..=MAX_LIMIT).contains(&l) => l,
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = match q.get("f").map(String::as_str) {
+        Some("gpkg") => ItemsFormat::File(LayerFormat::GeoPackage),
+        Some("fgb") => ItemsFormat::File(LayerFormat::FlatGeobuf),
+        Some("csv") => ItemsFormat::File(LayerFormat::Csv),
+        f if super::cache::wants_html(f, accept) => ItemsFormat::Html,
+        _ => ItemsFormat::GeoJson,
+    };
+    let limit = match q.get("limit").map(|v| v.trim().parse::<usize>()) {
+        None => None,
+        Some(Ok(l)) if l >= 1 => Some(l.min(MAX_LIMIT)),
         Some(_) => {
             return problem(
                 StatusCode::BAD_REQUEST,
                 "Bad limit",
-                &format!("limit must be an integer 1..={MAX_LIMIT}"),
+                &format!("limit must be a whole number ≥ 1 (values above {MAX_LIMIT} are capped)"),
             )
         }
     };
-    let offset = match q.get("offset").map(|v| v.parse::<usize>()) {
-        None => 0,
-        Some(Ok(o)) => o,
+    let offset = match q.get("offset").map(|v| v.trim().parse::<usize>()) {
+        None => None,
+        Some(Ok(o)) => Some(o),
         Some(Err(_)) => {
             return problem(
                 StatusCode::BAD_REQUEST,
@@ -369,6 +560,57 @@ async fn items(
             })
         })
         .collect();
+    let sel_field = c.table.field_index("sel_count");
+    if let ItemsFormat::File(lf) = format {
+        // A download holds every match unless the client pages it.
+        let off = offset.unwrap_or(0);
+        let take = limit.unwrap_or(usize::MAX);
+        let mut t = LayerTable::new(
+            &c.table.name,
+            c.table.fields.clone(),
+            c.table.metadata.clone(),
+        );
+        for &i in matched.iter().skip(off).take(take) {
+            let mut f = c.table.features[i].clone();
+            if let (Some(n), Some(k)) = (&selected, sel_field) {
+                f.attrs[k] = crate::layers::table::int(n[i]);
+            }
+            t.features.push(f);
+        }
+        let crs = if bng {
+            OutputCrs::Bng
+        } else {
+            OutputCrs::Wgs84
+        };
+        let id2 = id.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            crate::layers::write::layer_bytes(&t, crs, json!({}), lf)
+        })
+        .await;
+        return match built {
+            Ok(Ok(bytes)) => {
+                let disposition = format!("attachment; filename=\"{id2}.{}\"", lf.extension());
+                let mut r = ([(header::CONTENT_TYPE, lf.media_type())], bytes).into_response();
+                if let Ok(v) = header::HeaderValue::from_str(&disposition) {
+                    r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+                }
+                set_content_crs(&mut r, bng);
+                r
+            }
+            Ok(Err(e)) => problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Download failed",
+                &e.to_string(),
+            ),
+            Err(e) => problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Download failed",
+                &e.to_string(),
+            ),
+        };
+    }
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    let offset = offset.unwrap_or(0);
     let source = if bng { &c.features_bng } else { &c.features };
     let page: Vec<std::borrow::Cow<'_, Value>> = matched
         .iter()
@@ -378,71 +620,134 @@ async fn items(
             None => std::borrow::Cow::Borrowed(&source[i]),
             Some(n) => {
                 let mut f = source[i].clone();
-                f["properties"]["selection_count"] = json!(n[i]);
+                f["properties"]["sel_count"] = json!(n[i]);
                 std::borrow::Cow::Owned(f)
             }
         })
         .collect();
-    let base = |o: usize| {
-        let mut u = format!("/collections/{id}/items?limit={limit}&offset={o}");
-        for k in ["bbox", "bbox-crs", "crs", "datetime", "offence_group"] {
-            if let Some(v) = q.get(k) {
-                u.push_str(&format!("&{k}={v}"));
-            }
-        }
-        u
-    };
-    let mut links =
-        vec![json!({"href": base(offset), "rel": "self", "type": "application/geo+json"})];
+    let here = |f: Option<&str>| items_url(&base, &id, &q, Some((limit, offset)), f);
+    let mut links = vec![
+        link(here(None), "self", "application/geo+json", "this page"),
+        link(
+            here(Some("html")),
+            "alternate",
+            "text/html",
+            "this page as HTML",
+        ),
+    ];
     if offset.saturating_add(page.len()) < matched.len() {
-        links.push(
-            json!({"href": base(offset.saturating_add(limit)), "rel": "next", "type": "application/geo+json"}),
-        );
+        links.push(link(
+            items_url(
+                &base,
+                &id,
+                &q,
+                Some((limit, offset.saturating_add(limit))),
+                None,
+            ),
+            "next",
+            "application/geo+json",
+            "next page",
+        ));
     }
     if offset > 0 {
-        links.push(json!({"href": base(offset.saturating_sub(limit)), "rel": "prev", "type": "application/geo+json"}));
+        links.push(link(
+            items_url(
+                &base,
+                &id,
+                &q,
+                Some((limit, offset.saturating_sub(limit))),
+                None,
+            ),
+            "prev",
+            "application/geo+json",
+            "previous page",
+        ));
     }
-    let mut r = json_response(
-        "application/geo+json",
-        json!({
-            "type": "FeatureCollection",
-            "numberMatched": matched.len(),
-            "numberReturned": page.len(),
-            "features": page,
-            "links": links,
-        }),
-    );
+    for (f, ty, title) in [
+        (
+            "gpkg",
+            "application/geopackage+sqlite3",
+            "download all matches: GeoPackage",
+        ),
+        (
+            "fgb",
+            "application/flatgeobuf",
+            "download all matches: FlatGeobuf",
+        ),
+        ("csv", "text/csv", "download all matches: CSV with WKT"),
+    ] {
+        links.push(link(
+            items_url(&base, &id, &q, None, Some(f)),
+            "enclosure",
+            ty,
+            title,
+        ));
+    }
+    links.push(link(
+        base.join(&format!("/collections/{id}")),
+        "collection",
+        "application/json",
+        "the collection",
+    ));
+    let mut fc = json!({
+        "type": "FeatureCollection",
+        "numberMatched": matched.len(),
+        "numberReturned": page.len(),
+        "features": page,
+        "links": links,
+    });
+    if bng {
+        fc["crs"] = crate::layers::geojson::bng_crs_member();
+    }
+    if format == ItemsFormat::Html {
+        return (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            super::html::render_items(c, &fc, &base, s.map.installed(), !bng),
+        )
+            .into_response();
+    }
+    let mut r = json_response("application/geo+json", fc);
     set_content_crs(&mut r, bng);
     r
 }
 
 async fn item(
     State(s): State<Arc<AppState>>,
+    Extension(base): Extension<BaseUrl>,
     Path((id, fid)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<Params>,
 ) -> Response {
+    params_or_400!(q, ITEM_PARAMS);
     let bng = match crs_param(&q, "crs") {
         Ok(b) => b,
         Err(r) => return *r,
     };
     let Some(c) = s.collection(&id) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "Unknown collection",
-            &format!("no collection '{id}'"),
-        );
+        return unknown_collection(&id);
     };
     let source = if bng { &c.features_bng } else { &c.features };
-    match source
-        .iter()
-        .find(|f| f["id"].as_str() == Some(fid.as_str()))
-    {
-        Some(f) => {
-            let mut f = f.clone();
+    match c.table.features.iter().position(|f| f.id == fid) {
+        Some(i) => {
+            let mut f = source[i].clone();
+            let u = base.join(&format!("/collections/{id}/items/{fid}"));
             f["links"] = json!([
-                {"href": format!("/collections/{id}/items/{fid}"), "rel": "self", "type": "application/geo+json"},
-                {"href": format!("/collections/{id}"), "rel": "collection", "type": "application/json"}
+                link(u.clone(), "self", "application/geo+json", "this feature"),
+                link(
+                    format!("{u}?f=html"),
+                    "alternate",
+                    "text/html",
+                    "this feature as HTML"
+                ),
+                link(
+                    base.join(&format!("/collections/{id}")),
+                    "collection",
+                    "application/json",
+                    "the collection"
+                ),
             ]);
+            if bng {
+                f["crs"] = crate::layers::geojson::bng_crs_member();
+            }
             let mut r = json_response("application/geo+json", f);
             set_content_crs(&mut r, bng);
             r
@@ -456,8 +761,8 @@ async fn item(
 }
 
 /// `f=html` (or a browser's Accept with text/html before JSON) turns a JSON answer into an
-/// HTML page: the title, the links as anchors, and for feature collections a table of
-/// feature properties. `f=json` forces JSON; other `f` values are a 400.
+/// HTML page. `f=json` forces JSON; `f=gpkg`, `fgb` and `csv` are downloads of items; other
+/// `f` values are a 400.
 async fn html_negotiation(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let f = super::cache::f_param(req.uri().query());
     let accept = req
@@ -465,13 +770,24 @@ async fn html_negotiation(req: axum::extract::Request, next: axum::middleware::N
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if let Some(other) = f.as_deref().filter(|f| *f != "html" && *f != "json") {
+    let items = req.uri().path().ends_with("/items");
+    let allowed: &[&str] = if items {
+        &["json", "html", "gpkg", "fgb", "csv"]
+    } else {
+        &["json", "html"]
+    };
+    if let Some(other) = f.as_deref().filter(|f| !allowed.contains(f)) {
         return problem(
             StatusCode::BAD_REQUEST,
             "Bad f",
-            &format!("f={other}: expected json or html"),
+            &format!("f={other}: expected {}", allowed.join(", ")),
         );
     }
+    let base = req
+        .extensions()
+        .get::<BaseUrl>()
+        .cloned()
+        .unwrap_or_else(|| BaseUrl("http://localhost".into()));
     let html = super::cache::wants_html(f.as_deref(), accept);
     let resp = next.run(req).await;
     let is_json = resp
@@ -494,105 +810,17 @@ async fn html_negotiation(req: axum::extract::Request, next: axum::middleware::N
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        render_html(&v),
+        super::html::render_resource(&v, &base),
     )
         .into_response()
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn render_html(v: &Value) -> String {
-    let title = v["title"]
-        .as_str()
-        .or(v["id"].as_str())
-        .unwrap_or("Kent & Medway violence hotspots");
-    let mut h = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title>\
-         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;font-size:13px}}</style></head><body><h1>{0}</h1>",
-        esc(title)
-    );
-    if let Some(d) = v["description"].as_str() {
-        h.push_str(&format!("<p>{}</p>", esc(d)));
-    }
-    if let Some(links) = v["links"].as_array() {
-        h.push_str("<ul>");
-        for l in links {
-            let href = l["href"].as_str().unwrap_or("");
-            let sep = if href.contains('?') { '&' } else { '?' };
-            h.push_str(&format!(
-                "<li><a href=\"{}{sep}f=html\">{}</a> ({})</li>",
-                esc(href),
-                esc(l["title"]
-                    .as_str()
-                    .unwrap_or(l["rel"].as_str().unwrap_or(""))),
-                esc(l["rel"].as_str().unwrap_or(""))
-            ));
-        }
-        h.push_str("</ul>");
-    }
-    if let Some(cols) = v["collections"].as_array() {
-        h.push_str("<h2>Collections</h2><ul>");
-        for c in cols {
-            let id = c["id"].as_str().unwrap_or("");
-            h.push_str(&format!(
-                "<li><a href=\"/collections/{0}?f=html\">{1}</a>: <a href=\"/collections/{0}/items?f=html\">items</a></li>",
-                esc(id),
-                esc(c["title"].as_str().unwrap_or(id))
-            ));
-        }
-        h.push_str("</ul>");
-    }
-    let features: Vec<&Value> = match v["type"].as_str() {
-        Some("FeatureCollection") => v["features"]
-            .as_array()
-            .map(|a| a.iter().collect())
-            .unwrap_or_default(),
-        Some("Feature") => vec![v],
-        _ => Vec::new(),
-    };
-    if let Some(first) = features.first() {
-        let keys: Vec<String> = first["properties"]
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        h.push_str("<table><tr><th>id</th>");
-        for k in &keys {
-            h.push_str(&format!("<th>{}</th>", esc(k)));
-        }
-        h.push_str("</tr>");
-        for f in features {
-            h.push_str(&format!("<tr><td>{}</td>", esc(&f["id"].to_string())));
-            for k in &keys {
-                h.push_str(&format!(
-                    "<td>{}</td>",
-                    esc(&f["properties"][k].to_string())
-                ));
-            }
-            h.push_str("</tr>");
-        }
-        h.push_str("</table>");
-    }
-    if let Some(c) = v["conformsTo"].as_array() {
-        h.push_str("<ul>");
-        for x in c {
-            h.push_str(&format!("<li>{}</li>", esc(x.as_str().unwrap_or(""))));
-        }
-        h.push_str("</ul>");
-    }
-    h.push_str("</body></html>");
-    h
 }
 
 async fn density_tile(
     State(s): State<Arc<AppState>>,
     Path((z, x, y)): Path<(String, String, String)>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<Params>,
 ) -> Response {
+    params_or_400!(q, SELECTION_PARAMS);
     let parsed = (
         z.parse::<u8>(),
         x.parse::<u32>(),
@@ -638,21 +866,15 @@ async fn density_tile(
 /// TileJSON 3.0.0 of a vector layer: `/tiles/{layer}.json`.
 async fn tilejson(
     State(s): State<Arc<AppState>>,
+    Extension(base): Extension<BaseUrl>,
     Path(file): Path<String>,
-    headers: axum::http::HeaderMap,
+    Query(q): Query<Params>,
 ) -> Response {
+    params_or_400!(q, &[]);
     let id = file.strip_suffix(".json").unwrap_or(&file);
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("127.0.0.1");
-    let base = format!("http://{host}");
+    let base = base.as_str();
     if id == "density" {
-        return json_response("application/json", s.heatmap.tilejson(&base));
+        return json_response("application/json", s.heatmap.tilejson(base));
     }
     let Some(l) = s.tiles.layer(id) else {
         return problem(
@@ -669,14 +891,16 @@ async fn tilejson(
             ),
         );
     };
-    json_response("application/json", l.tilejson(&base))
+    json_response("application/json", l.tilejson(base))
 }
 
 /// A Mapbox Vector Tile: `/tiles/{layer}/{z}/{x}/{y}.mvt`.
 async fn vector_tile(
     State(s): State<Arc<AppState>>,
     Path((layer, z, x, y)): Path<(String, String, String, String)>,
+    Query(q): Query<Params>,
 ) -> Response {
+    params_or_400!(q, &[]);
     use super::vector_tiles::{TileError, TileId};
     let t = match TileId::parse(&z, &x, &y, ".mvt") {
         Ok(t) => t,
@@ -699,7 +923,8 @@ async fn vector_tile(
 }
 
 /// The map page.
-async fn map_page() -> Response {
+async fn map_page(Query(q): Query<Params>) -> Response {
+    params_or_400!(q, MAP_PARAMS);
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         super::map::MAP_HTML,

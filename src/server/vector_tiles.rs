@@ -21,6 +21,7 @@ use thiserror::Error;
 
 use super::Collection;
 use crate::crs::{CrsError, Transformer};
+use crate::layers::table::{transform, Attr};
 
 /// Tile side in tile units.
 pub const EXTENT: u32 = 4096;
@@ -153,65 +154,14 @@ pub struct VectorLayer {
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
 }
 
-/// Parses a GeoJSON Polygon or MultiPolygon geometry.
-fn multipolygon_of(geom: &Value) -> Option<MultiPolygon<f64>> {
-    fn ring(v: &Value) -> Option<LineString<f64>> {
-        let pts = v.as_array()?;
-        let mut out = Vec::with_capacity(pts.len());
-        for p in pts {
-            out.push(Coord {
-                x: p.get(0)?.as_f64()?,
-                y: p.get(1)?.as_f64()?,
-            });
-        }
-        Some(LineString::new(out))
-    }
-    fn polygon(v: &Value) -> Option<Polygon<f64>> {
-        let rings = v.as_array()?;
-        let ext = ring(rings.first()?)?;
-        let holes = rings[1..].iter().map(ring).collect::<Option<Vec<_>>>()?;
-        Some(Polygon::new(ext, holes))
-    }
-    let c = &geom["coordinates"];
-    match geom["type"].as_str()? {
-        "Polygon" => Some(MultiPolygon::new(vec![polygon(c)?])),
-        "MultiPolygon" => Some(MultiPolygon::new(
-            c.as_array()?
-                .iter()
-                .map(polygon)
-                .collect::<Option<Vec<_>>>()?,
-        )),
-        _ => None,
-    }
-}
-
-/// `mp` transformed by `t`, ring by ring.
-fn reproject(mp: &MultiPolygon<f64>, t: &Transformer) -> Result<MultiPolygon<f64>, CrsError> {
-    let ring = |ls: &LineString<f64>| -> Result<LineString<f64>, CrsError> {
-        let mut pts: Vec<(f64, f64)> = ls.0.iter().map(|c| (c.x, c.y)).collect();
-        t.convert_in_place(&mut pts)?;
-        Ok(pts.into_iter().map(|(x, y)| Coord { x, y }).collect())
-    };
-    let mut polys = Vec::with_capacity(mp.0.len());
-    for p in &mp.0 {
-        let holes = p.interiors().iter().map(ring).collect::<Result<_, _>>()?;
-        polys.push(Polygon::new(ring(p.exterior())?, holes));
-    }
-    Ok(MultiPolygon::new(polys))
-}
-
-/// A JSON property as an MVT value and its TileJSON type; objects and arrays become JSON
-/// text, nulls are left out.
-fn tile_value(v: &Value) -> Option<(TileValue, &'static str)> {
-    Some(match v {
-        Value::Null => return None,
-        Value::Bool(b) => (TileValue::Bool(*b), "Boolean"),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => (TileValue::Int(i), "Number"),
-            None => (TileValue::Double(n.as_f64()?), "Number"),
-        },
-        Value::String(s) => (TileValue::Str(s.clone()), "String"),
-        other => (TileValue::Str(other.to_string()), "String"),
+/// An attribute as an MVT value; nulls are left out of the feature.
+fn tile_value(a: &Attr) -> Option<TileValue> {
+    Some(match a {
+        Attr::Null => return None,
+        Attr::Int(i) => TileValue::Int(*i),
+        Attr::Real(x) if x.is_finite() => TileValue::Double(*x),
+        Attr::Real(_) => return None,
+        Attr::Text(s) => TileValue::Str(s.clone()),
     })
 }
 
@@ -261,14 +211,16 @@ impl VectorLayer {
     /// that carries features.
     pub fn from_collection(c: &Collection, minzoom: u8) -> Result<Self, CrsError> {
         let to_merc = Transformer::bng_to_web_mercator()?;
-        let mut features = Vec::with_capacity(c.features_bng.len());
-        let mut fields = BTreeMap::new();
+        let t = &c.table;
+        let mut features = Vec::with_capacity(t.features.len());
+        let fields = t
+            .fields
+            .iter()
+            .map(|f| (f.name.to_string(), f.ty.tilejson()))
+            .collect();
         let mut boxes = Vec::new();
-        for f in &c.features_bng {
-            let Some(mp) = multipolygon_of(&f["geometry"]) else {
-                continue;
-            };
-            let mp = reproject(&mp, &to_merc)?;
+        for f in &t.features {
+            let mp = transform(&f.bng, &to_merc)?;
             let Some(r) = geo::BoundingRect::bounding_rect(&mp) else {
                 continue;
             };
@@ -286,16 +238,12 @@ impl VectorLayer {
                     levels[usize::from(z)] = Some(s);
                 }
             }
-            let mut tags = vec![("fid".to_string(), TileValue::Str(fid_text(&f["id"])))];
-            fields.insert("fid".to_string(), "String");
-            if let Some(props) = f["properties"].as_object() {
-                for (k, v) in props {
-                    if let Some((tv, ty)) = tile_value(v) {
-                        fields.insert(k.clone(), ty);
-                        tags.push((k.clone(), tv));
-                    }
-                }
-            }
+            let tags = t
+                .fields
+                .iter()
+                .zip(&f.attrs)
+                .filter_map(|(fd, a)| Some((fd.name.to_string(), tile_value(a)?)))
+                .collect();
             boxes.push(GeomWithData::new(
                 Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
                 features.len(),
@@ -439,13 +387,6 @@ impl VectorLayer {
                 "fields": self.fields,
             }],
         })
-    }
-}
-
-fn fid_text(id: &Value) -> String {
-    match id {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
