@@ -383,18 +383,27 @@ fn owslib_pages_every_collection_by_following_next_as_given() {
         return;
     }
     let srv = start_server(&[]);
+    run_client("owslib_paging.py", &[&format!("http://{}", srv.addr)]);
+}
+
+/// Runs a client script of `tests/clients/` with the system Python and checks it passed
+/// every check (its last line: `N passed, 0 failed`).
+fn run_client(script: &str, args: &[&str]) {
+    let dir = tmp();
     let out = Command::new(SYSTEM_PYTHON)
-        .arg(root().join("tests/clients/owslib_paging.py"))
-        .arg(format!("http://{}", srv.addr))
+        .arg(root().join("tests/clients").join(script))
+        .args(args)
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .env("XDG_RUNTIME_DIR", dir.path())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{text}{}",
+        "{script}: {text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains(" passed, 0 failed"), "{text}");
+    assert!(text.contains(" passed, 0 failed"), "{script}: {text}");
 }
 
 #[test]
@@ -417,22 +426,14 @@ fn qgis_loads_pages_exports_and_processes_every_layer() {
         tif.to_str().unwrap(),
     ]);
     let srv = start_server(&[]);
-    let out = Command::new(SYSTEM_PYTHON)
-        .arg(root().join("tests/clients/qgis_oapif.py"))
-        .arg(format!("http://{}", srv.addr))
-        .arg(dir.path())
-        .arg(&tif)
-        .env("QT_QPA_PLATFORM", "offscreen")
-        .env("XDG_RUNTIME_DIR", dir.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_client(
+        "qgis_oapif.py",
+        &[
+            &format!("http://{}", srv.addr),
+            dir.path().to_str().unwrap(),
+            tif.to_str().unwrap(),
+        ],
     );
-    assert!(text.contains(" passed, 0 failed"), "{text}");
 }
 
 #[test]

@@ -20,6 +20,8 @@ One line per check (PASS/FAIL), then `N passed, M failed`; the exit status is 1 
 failure.
 """
 import sys
+
+from client_checks import Checks, is_absolute  # beside this script
 import urllib.parse
 from collections import Counter
 
@@ -32,24 +34,7 @@ except ImportError:
 TIMEOUT = 120
 
 
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
 
-    def check(self, ok, what, why=""):
-        if ok:
-            self.passed += 1
-            print(f"PASS {what}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {what}: {why}", flush=True)
-        return ok
-
-
-def is_absolute(href):
-    u = urllib.parse.urlsplit(href or "")
-    return u.scheme in ("http", "https") and bool(u.netloc)
 
 
 def next_hrefs(page):
@@ -153,7 +138,7 @@ def main():
 
 
 def finish(c):
-    print(f"{c.passed} passed, {c.failed} failed", flush=True)
+    print(c.summary(), flush=True)
     sys.exit(1 if c.failed else 0)
 
 

@@ -43,6 +43,8 @@ import json
 import os
 import shutil
 import sys
+
+from client_checks import Checks, http_json, is_absolute  # beside this script
 import tempfile
 import urllib.error
 import urllib.parse
@@ -83,30 +85,9 @@ DATE_FORMATS = {"date": QVariant.Date, "time": QVariant.Time, "date-time": QVari
 QGIS_SAMPLE = 10
 
 
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, ok, what, why=""):
-        if ok:
-            self.passed += 1
-            print(f"PASS {what}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {what}: {why}", flush=True)
-        return ok
 
 
-def http_json(url, accept="application/json"):
-    req = urllib.request.Request(url, headers={"Accept": accept})
-    with urllib.request.urlopen(req, timeout=120) as r:
-        return json.loads(r.read().decode("utf-8"))
 
-
-def is_absolute(href):
-    u = urllib.parse.urlsplit(href or "")
-    return u.scheme in ("http", "https") and bool(u.netloc)
 
 
 def layer_error(layer):
@@ -392,7 +373,7 @@ def run_zonal(c, layer, matched, schema, raster, outdir, drain_log):
 
 
 def finish(c):
-    print(f"{c.passed} passed, {c.failed} failed", flush=True)
+    print(c.summary(), flush=True)
     shutil.rmtree(_CACHE, ignore_errors=True)
     # Skip QGIS/Qt teardown, which can crash at interpreter exit and mask the result.
     os._exit(1 if c.failed else 0)
