@@ -169,7 +169,12 @@ fn links_are_absolute_conformance_is_declared_and_parameters_are_checked() {
     }
     // limit above the maximum is capped (case f12-oapif-limit-over-maximum), with a next
     // link when more remain.
-    for q in ["limit=10000", "limit=10001", "limit=50000"] {
+    for q in [
+        "limit=10000",
+        "limit=10001",
+        "limit=50000",
+        "limit=99999999999999999999",
+    ] {
         let v = get_json(a, &format!("/collections/districts/items?{q}"));
         assert_eq!(v["numberReturned"], 13, "{q}");
     }
@@ -209,6 +214,45 @@ fn links_are_absolute_conformance_is_declared_and_parameters_are_checked() {
         assert!(page.contains(want), "items page lacks {want}");
     }
     assert_eq!(page.matches("<th").count(), schemas(a)["grip"].len());
+    // Rows link to their feature's page; the BNG download is one click away.
+    assert!(page.contains(&format!(
+        "http://{a}/collections/grip/items/grip-001?f=html"
+    )));
+    assert!(page.contains("British National Grid"));
+    // HTML pages keep links that are not OGC resources as they are, and a problem shows
+    // its detail to a person too.
+    let (_, _, html) = http_get(a, "/collections/grip?f=html");
+    assert!(
+        html.contains(&format!("http://{a}/tiles/grip.json\"")),
+        "{html}"
+    );
+    let (st, _, html) = http_get_with(
+        a,
+        "/collections/grip/items?offence-group=robbery",
+        &[("Accept", "text/html")],
+    );
+    assert_eq!(st, 400);
+    assert!(
+        html.contains("offence-group") && html.contains("takes:"),
+        "{html}"
+    );
+    // Selections by month; downloads named by their CRS; the heatmap says where it is.
+    let m = get_json(a, "/collections/h3-counts/items?datetime=2025-03&limit=1");
+    let d = get_json(
+        a,
+        "/collections/h3-counts/items?datetime=2025-03-01/2025-03-31&limit=1",
+    );
+    assert_eq!(m["numberMatched"], d["numberMatched"]);
+    let (_, h, _) = http_get(a, &format!("/collections/grip/items?f=gpkg&crs={bng}"));
+    assert!(header(&h, "content-disposition")
+        .unwrap()
+        .contains("grip-epsg27700.gpkg"));
+    let tj = get_json(a, "/tiles/density.json");
+    let b = tj["bounds"].as_array().unwrap();
+    assert!(
+        b[0].as_f64().unwrap() < 0.3 && b[2].as_f64().unwrap() > 1.4,
+        "{b:?}"
+    );
 }
 
 #[test]

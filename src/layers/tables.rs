@@ -57,7 +57,15 @@ pub fn districts(pack: &BoundaryPack) -> Result<LayerTable, TableError> {
 pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
     let mut f = vec![
         Field::new("hotspot", Text, "hotspot id: <purpose>-<rank>"),
-        Field::new("rank", Integer, "1 = most incidents (or harm)"),
+        Field::new(
+            "rank",
+            Integer,
+            if purpose == Purpose::Grip {
+                "1 = most harm"
+            } else {
+                "1 = most incidents (most harm when weighted by harm)"
+            },
+        ),
         Field::new("purpose", Text, "all, grip or diversion"),
         Field::new("lad_codes", Text, "ONS codes of the districts it covers, ';'-separated"),
         Field::new("lad_names", Text, "their names, ';'-separated"),
@@ -67,7 +75,11 @@ pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
             Integer,
             "incidents inside that match the request's datetime and offence_group (all of them without a selection)",
         ),
-        Field::new("harm", Real, "harm inside (Cambridge Crime Harm Index days, or the rows' own weights)"),
+        Field::new(
+            "harm",
+            Real,
+            "harm inside: the harm table's indicative days of custody (see Offence groups), or the rows' own weights",
+        ),
         Field::new("area_m2", Real, "area, m²"),
         Field::new("share_inc", Real, "share of all incidents inside (0–1)"),
         Field::new("share_harm", Real, "share of all harm inside (0–1)"),
@@ -93,7 +105,7 @@ pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
         f.push(Field::new(
             "p_mc",
             Real,
-            "Monte Carlo p of the peak density against uniform placement on land",
+            "Monte Carlo p of the peak density against uniform placement on land (19 simulations: 0.05 is the smallest possible)",
         ));
         f.push(Field::new(
             "peak_dens",
@@ -150,7 +162,7 @@ pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
         f.push(Field::new(
             d,
             Text,
-            "patrol window days (Mon..Sun, ',' separated, or daily); null when fewer windows",
+            "days of the 1st, 2nd, 3rd patrol window by share (Mon..Sun, ',' separated, or daily); null when fewer; further windows are in patrol and detail",
         ));
         f.push(Field::new(
             h,

@@ -59,18 +59,23 @@ fn valid_host(h: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
 }
 
-/// A path prefix: `/` followed by unreserved path characters; `None` when not one.
+/// A path prefix: unreserved path characters, given a leading `/` if it lacks one and no
+/// trailing one; `None` when not one.
 fn clean_prefix(p: &str) -> Option<String> {
     let p = p.trim().trim_end_matches('/');
     if p.is_empty() {
         return Some(String::new());
     }
-    let ok = p.starts_with('/')
-        && !p.contains("//")
+    let p = if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/{p}")
+    };
+    let ok = !p.contains("//")
         && p.len() <= 200
         && p.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/-._~".contains(&b));
-    ok.then(|| p.to_string())
+    ok.then_some(p)
 }
 
 /// Checks and normalises a configured public URL (trailing slash removed).
@@ -99,6 +104,18 @@ pub fn parse_proxy(s: &str) -> Result<IpNet, BaseUrlError> {
         .map_err(|_| BaseUrlError::Proxy(s.to_string()))
 }
 
+/// A parameter of the first element of an RFC 7239 `Forwarded` header (`proto`, `host`).
+fn forwarded_param(h: &HeaderMap, key: &str) -> Option<String> {
+    let first = h.get("forwarded")?.to_str().ok()?.split(',').next()?;
+    first.split(';').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case(key)
+            .then(|| v.trim().trim_matches('"').to_string())
+            .filter(|v| !v.is_empty())
+    })
+}
+
 fn first_value<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
@@ -120,23 +137,27 @@ impl BasePolicy {
             };
             self.trusted_proxies.iter().any(|n| n.contains(&ip))
         });
-        let forwarded = |name| {
-            if trusted {
-                first_value(headers, name)
-            } else {
-                None
+        // RFC 7239 `Forwarded` first, then the X-Forwarded-* headers.
+        let forwarded = |key: &str, name: &str| -> Option<String> {
+            if !trusted {
+                return None;
             }
+            forwarded_param(headers, key).or_else(|| first_value(headers, name).map(String::from))
         };
-        let scheme = match forwarded("x-forwarded-proto") {
+        let scheme = match forwarded("proto", "x-forwarded-proto") {
             Some(p) if p.eq_ignore_ascii_case("https") => "https",
             _ => "http",
         };
-        let host = forwarded("x-forwarded-host")
+        let host = forwarded("host", "x-forwarded-host")
             .filter(|h| valid_host(h))
-            .or_else(|| first_value(headers, "host").filter(|h| valid_host(h)))
-            .unwrap_or("localhost");
-        let prefix = forwarded("x-forwarded-prefix")
-            .and_then(clean_prefix)
+            .or_else(|| {
+                first_value(headers, "host")
+                    .filter(|h| valid_host(h))
+                    .map(String::from)
+            })
+            .unwrap_or_else(|| "localhost".to_string());
+        let prefix = forwarded("prefix", "x-forwarded-prefix")
+            .and_then(|p| clean_prefix(&p))
             .unwrap_or_default();
         BaseUrl(format!("{scheme}://{host}{prefix}").into())
     }
@@ -193,6 +214,20 @@ mod tests {
             "http://127.0.0.1:8080"
         );
         assert_eq!(p.base_for(None, &h).as_str(), "http://127.0.0.1:8080");
+        // A prefix without its leading slash, and RFC 7239 Forwarded.
+        let rfc = headers(&[
+            ("host", "127.0.0.1:8080"),
+            (
+                "forwarded",
+                "for=192.0.2.60;proto=https;host=\"maps.kent.example\", for=10.0.0.1",
+            ),
+            ("x-forwarded-prefix", "vru"),
+        ]);
+        assert_eq!(
+            p.base_for(Some("127.0.0.1".parse().unwrap()), &rfc)
+                .as_str(),
+            "https://maps.kent.example/vru"
+        );
         // IPv4-mapped IPv6 peers match IPv4 networks.
         assert_eq!(
             p.base_for(Some("::ffff:127.0.0.1".parse().unwrap()), &h)

@@ -29,7 +29,7 @@ fn html_href(href: &str) -> String {
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em 2em;color:#222}\
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}\
-th{background:#f3f3f3;text-align:left;vertical-align:bottom}th small{color:#777;font-weight:normal}\
+th{background:#f3f3f3;text-align:left;vertical-align:bottom}td{max-width:40em;overflow-wrap:anywhere}table.items td{white-space:nowrap;max-width:none}th small{color:#777;font-weight:normal}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}nav{margin-bottom:1em;font-size:14px}\
 #map{height:380px;margin:1em 0;border:1px solid #bbb}";
 
@@ -58,14 +58,9 @@ fn links_list(v: &Value) -> String {
         for l in links {
             let href = l["href"].as_str().unwrap_or("");
             let ty = l["type"].as_str().unwrap_or("");
-            let target = if ty.contains("json") || ty.is_empty() {
-                html_href(href)
-            } else {
-                href.to_string()
-            };
             h.push_str(&format!(
                 "<li><a href=\"{}\">{}</a> ({}{})</li>",
-                esc(&target),
+                esc(href),
                 esc(l["title"]
                     .as_str()
                     .unwrap_or(l["rel"].as_str().unwrap_or(""))),
@@ -89,14 +84,32 @@ pub fn render_resource(v: &Value, base: &BaseUrl) -> String {
         .as_str()
         .or(v["id"].as_str())
         .unwrap_or("Kent & Medway violence hotspots");
-    let crumbs = if v["collections"].is_array() || v["itemType"].is_string() {
+    let mut crumbs = if v["collections"].is_array() || v["itemType"].is_string() {
         vec![("Collections".to_string(), base.join("/collections?f=html"))]
     } else {
         Vec::new()
     };
+    if v["type"] == "Feature" {
+        crumbs.push(("Collections".to_string(), base.join("/collections?f=html")));
+        let up = v["links"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|l| l["rel"] == "collection")
+            .and_then(|l| l["href"].as_str());
+        if let Some(up) = up {
+            let id = up.rsplit('/').next().unwrap_or("collection");
+            crumbs.push((id.to_string(), format!("{up}?f=html")));
+            crumbs.push(("items".to_string(), format!("{up}/items?f=html")));
+        }
+    }
     let mut h = page_start(title, base, &crumbs, "");
     if let Some(d) = v["description"].as_str() {
         h.push_str(&format!("<p>{}</p>", esc(d)));
+    }
+    // A problem (RFC 9457): what was wrong, in full.
+    if let (Some(status), Some(detail)) = (v["status"].as_u64(), v["detail"].as_str()) {
+        h.push_str(&format!("<p><b>{status}</b>: {}</p>", esc(detail)));
     }
     h.push_str(&links_list(v));
     if let Some(cols) = v["collections"].as_array() {
@@ -118,10 +131,14 @@ pub fn render_resource(v: &Value, base: &BaseUrl) -> String {
         h.push_str("<table>");
         if let Some(props) = v["properties"].as_object() {
             for (k, x) in props {
+                let text = match x.as_f64() {
+                    Some(f) if x.is_f64() => format_real(f),
+                    _ => cell_text(x),
+                };
                 h.push_str(&format!(
                     "<tr><th>{}</th><td>{}</td></tr>",
                     esc(k),
-                    esc(&cell_text(x))
+                    esc(&text)
                 ));
             }
         }
@@ -192,7 +209,8 @@ pub fn render_items(
         let label = match rel {
             "prev" => "‹ previous page".to_string(),
             "next" => "next page ›".to_string(),
-            "alternate" | "enclosure" => l["title"].as_str().unwrap_or(rel).to_string(),
+            "self" => "this page as GeoJSON".to_string(),
+            "enclosure" => l["title"].as_str().unwrap_or(rel).to_string(),
             _ => continue,
         };
         let target = if rel == "prev" || rel == "next" {
@@ -207,15 +225,17 @@ pub fn render_items(
         h.push_str("<div id=\"map\"></div><script>");
         h.push_str(&format!(
             "const fc={};const m=L.map('map');\
+             m.attributionControl.addAttribution('Contains OS data © Crown copyright and database right; ONS boundaries (OGL v3.0)');\
              fetch({}).then(r=>r.json()).then(d=>L.geoJSON(d,{{style:{{color:'#555',weight:1,fill:false}}}}).addTo(m)).catch(()=>{{}});\
-             const l=L.geoJSON(fc,{{style:{{color:'#c0392b',weight:2,fillOpacity:0.35}},onEachFeature:(f,x)=>x.bindTooltip(String(f.id))}}).addTo(m);\
+             const l=L.geoJSON(fc,{{style:{{color:'#c0392b',weight:2,fillOpacity:0.35}},onEachFeature:(f,x)=>{{x.bindTooltip(String(f.id));\
+             L.circleMarker(x.getBounds().getCenter(),{{radius:4,color:'#c0392b',weight:1,fillOpacity:0.8}}).bindTooltip(String(f.id)).addTo(m);}}}}).addTo(m);\
              const b=l.getBounds();if(b.isValid()){{m.fitBounds(b,{{maxZoom:15}});}}else{{m.setView([51.25,0.75],9);}}",
             script_json(&serde_json::json!({"type": "FeatureCollection", "features": features})),
             script_json(&Value::String(base.join("/collections/districts/items?limit=20")))
         ));
         h.push_str("</script>");
     }
-    h.push_str("<table><tr>");
+    h.push_str("<table class=\"items\"><tr>");
     for f in &c.table.fields {
         h.push_str(&format!(
             "<th title=\"{}\">{}<br><small>{}</small></th>",
@@ -227,7 +247,8 @@ pub fn render_items(
     h.push_str("</tr>");
     for feat in &features {
         h.push_str("<tr>");
-        for f in &c.table.fields {
+        let fid = cell_text(&feat["id"]);
+        for (k, f) in c.table.fields.iter().enumerate() {
             let v = &feat["properties"][f.name];
             let class = if f.ty == FieldType::Text {
                 ""
@@ -238,7 +259,23 @@ pub fn render_items(
                 (FieldType::Real, Some(x)) => format_real(x),
                 _ => cell_text(v),
             };
-            h.push_str(&format!("<td{class}>{}</td>", esc(&text)));
+            // Long text (patrol plans, JSON detail) is cut in the table, whole on hover
+            // and on the feature's page, which the first column links to.
+            let shown = if text.chars().count() > 60 {
+                format!("{}…", text.chars().take(60).collect::<String>())
+            } else {
+                text.clone()
+            };
+            let cell = if k == 0 {
+                format!(
+                    "<a href=\"{}\">{}</a>",
+                    esc(&base.join(&format!("/collections/{}/items/{fid}?f=html", c.id))),
+                    esc(&shown)
+                )
+            } else {
+                esc(&shown)
+            };
+            h.push_str(&format!("<td{class} title=\"{}\">{cell}</td>", esc(&text)));
         }
         h.push_str("</tr>");
     }

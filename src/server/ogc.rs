@@ -483,9 +483,14 @@ async fn items(
         f if super::cache::wants_html(f, accept) => ItemsFormat::Html,
         _ => ItemsFormat::GeoJson,
     };
-    let limit = match q.get("limit").map(|v| v.trim().parse::<usize>()) {
+    let limit = match q.get("limit").map(|v| v.trim()) {
         None => None,
-        Some(Ok(l)) if l >= 1 => Some(l.min(MAX_LIMIT)),
+        // Any whole number above the maximum, however long, is capped to it.
+        Some(v)
+            if v.bytes().all(|b| b.is_ascii_digit()) && !v.trim_start_matches('0').is_empty() =>
+        {
+            Some(v.parse::<usize>().map_or(MAX_LIMIT, |l| l.min(MAX_LIMIT)))
+        }
         Some(_) => {
             return problem(
                 StatusCode::BAD_REQUEST,
@@ -589,7 +594,9 @@ async fn items(
         .await;
         return match built {
             Ok(Ok(bytes)) => {
-                let disposition = format!("attachment; filename=\"{id2}.{}\"", lf.extension());
+                let suffix = if bng { "-epsg27700" } else { "" };
+                let disposition =
+                    format!("attachment; filename=\"{id2}{suffix}.{}\"", lf.extension());
                 let mut r = ([(header::CONTENT_TYPE, lf.media_type())], bytes).into_response();
                 if let Ok(v) = header::HeaderValue::from_str(&disposition) {
                     r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
@@ -681,6 +688,17 @@ async fn items(
             "enclosure",
             ty,
             title,
+        ));
+    }
+    if !bng {
+        // The same download in British National Grid, for planners' projects.
+        let mut in_bng = q.clone();
+        in_bng.insert("crs".into(), EPSG_27700.into());
+        links.push(link(
+            items_url(&base, &id, &in_bng, None, Some("gpkg")),
+            "enclosure",
+            "application/geopackage+sqlite3",
+            "download all matches: GeoPackage in British National Grid (EPSG:27700)",
         ));
     }
     links.push(link(

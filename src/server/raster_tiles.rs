@@ -167,6 +167,8 @@ const SELECTION_SURFACES: usize = 24;
 /// surface has its own ramp, so a map shows where the selection concentrates.
 pub struct Heatmap {
     opts: SurfaceOptions,
+    /// The surface's extent, WGS84 [west, south, east, north] degrees.
+    bounds_deg: [f64; 4],
     all: Arc<Ramped>,
     by_selection: quick_cache::sync::Cache<String, Option<Arc<Ramped>>>,
 }
@@ -181,8 +183,29 @@ impl Heatmap {
     /// Computes the full surface with `opts` (its filter is the base of every selection).
     pub fn new(data: &Data, opts: SurfaceOptions) -> Result<Self, SurfaceError> {
         let all = compute_surface(&data.pack, &data.districts, &data.store, &data.harm, &opts)?;
+        let g = &all.grid;
+        let (x1, y1) = (
+            g.x0_m + g.nx as f64 * g.cell_m,
+            g.y0_m + g.ny as f64 * g.cell_m,
+        );
+        let mut corners = [(g.x0_m, g.y0_m), (x1, g.y0_m), (g.x0_m, y1), (x1, y1)];
+        let bounds_deg = match crate::crs::Transformer::bng_to_wgs84()
+            .and_then(|t| t.convert_in_place(&mut corners))
+        {
+            Ok(()) => corners.iter().fold(
+                [
+                    f64::INFINITY,
+                    f64::INFINITY,
+                    f64::NEG_INFINITY,
+                    f64::NEG_INFINITY,
+                ],
+                |b, &(x, y)| [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)],
+            ),
+            Err(_) => [-180.0, -85.0511, 180.0, 85.0511],
+        };
         Ok(Heatmap {
             opts,
+            bounds_deg,
             all: Arc::new(Ramped::new(all)),
             by_selection: quick_cache::sync::Cache::new(SELECTION_SURFACES),
         })
@@ -230,6 +253,8 @@ impl Heatmap {
             "tiles": [format!("{base}/tiles/density/{{z}}/{{x}}/{{y}}.png")],
             "minzoom": 0,
             "maxzoom": MAX_ZOOM,
+            "bounds": self.bounds_deg,
+            "center": [(self.bounds_deg[0] + self.bounds_deg[2]) / 2.0, (self.bounds_deg[1] + self.bounds_deg[3]) / 2.0, 9],
         })
     }
 }

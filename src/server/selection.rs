@@ -28,6 +28,20 @@ fn bound(s: &str, end: bool) -> Result<Option<EpochMinutes>, String> {
     if s.is_empty() || s == ".." {
         return Ok(None);
     }
+    if s.len() == 7 && s.as_bytes()[4] == b'-' {
+        // A month, YYYY-MM: its first London day, or as an end the next month's.
+        let first = parse_date(&format!("{s}-01"))
+            .map_err(|_| format!("datetime '{s}': expected a month YYYY-MM"))?;
+        let d = if end {
+            first
+                .last_of_month()
+                .tomorrow()
+                .map_err(|e| format!("month '{s}': {e}"))?
+        } else {
+            first
+        };
+        return local_day_start(d).map(Some);
+    }
     if s.len() == 10 {
         let d = parse_date(s)?;
         let d = if end {
@@ -119,6 +133,14 @@ mod tests {
         assert_eq!(local_datetime(f.unwrap()).hour(), 0);
         // A single date is the same as the interval from it to itself.
         assert_eq!(parse_datetime_interval("2025-03-30").unwrap(), (f, t));
+        // A month is its whole London month: March 2025 is 31 days less the lost hour.
+        let (f, t) = parse_datetime_interval("2025-03").unwrap();
+        assert_eq!(t.unwrap() - f.unwrap(), (31 * 24 - 1) * 60);
+        assert_eq!(parse_datetime_interval("2025-03/2025-03").unwrap(), (f, t));
+        let (_, dec) = parse_datetime_interval("2024-12").unwrap();
+        let end = local_datetime(dec.unwrap());
+        assert_eq!((end.year(), end.month(), end.day()), (2025, 1, 1));
+        assert!(parse_datetime_interval("2025-13").is_err());
     }
 
     #[test]
