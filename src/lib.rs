@@ -13,5 +13,6 @@ pub mod gistar;
 pub mod hotspots;
 pub mod incidents;
 pub mod layers;
+pub mod publish;
 pub mod server;
 pub mod temporal;

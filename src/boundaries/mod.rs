@@ -13,7 +13,7 @@ pub use import::{
     import_districts, ImportOptions, ImportReport, KENT_MEDWAY_CODES, ONS_ATTRIBUTION,
 };
 pub use index::{DistrictIndex, RowCrossings};
-pub use pack::{BoundaryPack, District, Provenance};
+pub use pack::{BoundaryPack, District, Provenance, KENT_MEDWAY_PACK};
 
 use thiserror::Error;
 

@@ -8,6 +8,7 @@ mod gistar;
 mod hotspots;
 mod kde;
 mod peaks;
+mod refresh;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +58,8 @@ pub enum Command {
     Emerging(Box<gistar::CellArgs>),
     /// Serve the layers over HTTP (OGC API - Features).
     Serve(Box<serve::ServeArgs>),
+    /// Compute every published layer and publish them as a snapshot (the nightly refresh).
+    Refresh(Box<refresh::RefreshArgs>),
 }
 
 /// `hotspots fixtures ...`
@@ -372,6 +375,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gistar(a) => gistar::run_gistar(*a),
         Command::Emerging(a) => gistar::run_emerging(*a),
         Command::Serve(a) => serve::run(*a),
+        Command::Refresh(a) => refresh::run(*a),
     }
 }
 

@@ -40,8 +40,15 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Writes `t` as a new GeoPackage at `path` (which must not hold another database).
-pub fn write_gpkg(t: &LayerTable, crs: OutputCrs, path: &Path) -> Result<(), GpkgError> {
+/// Writes `t` as a new GeoPackage at `path` (which must not hold another database);
+/// `last_change` (RFC 3339) stamps the contents, now when `None` (a fixed stamp makes the
+/// file the same bytes for the same layer).
+pub fn write_gpkg(
+    t: &LayerTable,
+    crs: OutputCrs,
+    path: &Path,
+    last_change: Option<&str>,
+) -> Result<(), GpkgError> {
     let mut db = Connection::open(path)?;
     db.pragma_update(None, "application_id", APPLICATION_ID)?;
     db.pragma_update(None, "user_version", USER_VERSION)?;
@@ -112,6 +119,12 @@ pub fn write_gpkg(t: &LayerTable, crs: OutputCrs, path: &Path) -> Result<(), Gpk
          VALUES (?1, 'features', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         rusqlite::params![t.name, description, minx, miny, maxx, maxy, srs],
     )?;
+    if let Some(stamp) = last_change {
+        tx.execute(
+            "UPDATE gpkg_contents SET last_change = ?1 WHERE table_name = ?2",
+            rusqlite::params![stamp, t.name],
+        )?;
+    }
     tx.execute(
         "INSERT INTO gpkg_geometry_columns VALUES (?1, 'geom', 'MULTIPOLYGON', ?2, 0, 0)",
         rusqlite::params![t.name, srs],

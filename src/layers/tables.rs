@@ -494,6 +494,14 @@ pub fn all_schemas() -> Vec<(&'static str, Vec<Field>)> {
     ]
 }
 
+/// The schema of the published layer `id`.
+pub fn schema_for(id: &str) -> Option<Vec<Field>> {
+    all_schemas()
+        .into_iter()
+        .find(|(l, _)| *l == id)
+        .map(|(_, f)| f)
+}
+
 /// The schemas as Markdown tables (one per layer), as the README documents them.
 pub fn schema_markdown() -> String {
     let mut out = String::new();

@@ -108,6 +108,18 @@ pub fn write_layer(
     extra: Value,
     path: &Path,
 ) -> Result<LayerFormat, WriteError> {
+    write_layer_with(t, crs, extra, path, None)
+}
+
+/// [`write_layer`] with a fixed GeoPackage `last_change` stamp (RFC 3339), so the same
+/// layer gives the same bytes.
+pub fn write_layer_with(
+    t: &LayerTable,
+    crs: OutputCrs,
+    extra: Value,
+    path: &Path,
+    gpkg_last_change: Option<&str>,
+) -> Result<LayerFormat, WriteError> {
     let format = LayerFormat::from_path(path)?;
     let io = |source| WriteError::Io {
         path: path.to_path_buf(),
@@ -121,12 +133,17 @@ pub fn write_layer(
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
+    // The new file keeps the permissions of the one it replaces (0644 when new).
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| std::os::unix::fs::PermissionsExt::from_mode(0o644));
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".part")
+        .permissions(mode)
         .tempfile_in(dir)
         .map_err(io)?;
-    write_to(t, crs, extra, format, tmp.path(), path)?;
+    write_to(t, crs, extra, format, tmp.path(), path, gpkg_last_change)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     if let Ok(d) = std::fs::File::open(dir) {
@@ -143,6 +160,7 @@ fn write_to(
     format: LayerFormat,
     tmp: &Path,
     target: &Path,
+    gpkg_last_change: Option<&str>,
 ) -> Result<(), WriteError> {
     let path = target.to_path_buf();
     let io = |source| WriteError::Io {
@@ -163,7 +181,7 @@ fn write_to(
                 .map_err(|e| io(e.into()))?;
             w.flush().map_err(io)?;
         }
-        LayerFormat::GeoPackage => super::gpkg::write_gpkg(t, crs, tmp)
+        LayerFormat::GeoPackage => super::gpkg::write_gpkg(t, crs, tmp, gpkg_last_change)
             .map_err(|source| WriteError::Gpkg { path, source })?,
         LayerFormat::FlatGeobuf => {
             let mut w = file().map_err(io)?;
@@ -199,7 +217,7 @@ pub fn layer_bytes(
                 .suffix(".gpkg")
                 .tempfile()
                 .map_err(io)?;
-            write_to(t, crs, extra, format, tmp.path(), &here)?;
+            write_to(t, crs, extra, format, tmp.path(), &here, None)?;
             std::fs::read(tmp.path()).map_err(io)
         }
         LayerFormat::GeoJson => {

@@ -5,11 +5,9 @@
 use geo::BoundingRect;
 use serde_json::Value;
 
-use crate::density::IncidentFilter;
-use crate::gistar::{emerging_layer_on, gi_layer_on, GiRequest, PlacedCells};
-use crate::hotspots::{build_layer, HotspotRequest, Inputs, Purpose};
-use crate::layers::geojson::feature_json;
-use crate::layers::{tables, LayerTable, OutputCrs};
+use crate::hotspots::Inputs;
+use crate::layers::geojson::{feature_json, output_geometry};
+use crate::layers::{LayerTable, OutputCrs};
 
 /// One collection: its description, its table and its features rendered as GeoJSON in
 /// both CRSs, with their bboxes.
@@ -59,8 +57,18 @@ impl Collection {
             features_bng: (0..n)
                 .map(|i| feature_json(&table, i, OutputCrs::Bng))
                 .collect(),
-            bboxes: table.features.iter().map(|f| bbox_of(&f.wgs84)).collect(),
-            bboxes_bng: table.features.iter().map(|f| bbox_of(&f.bng)).collect(),
+            // Bboxes of the geometry as served (rounded), so filters and extents are the
+            // same whether the layers were computed here or read from a snapshot.
+            bboxes: table
+                .features
+                .iter()
+                .map(|f| bbox_of(&output_geometry(&f.wgs84, OutputCrs::Wgs84)))
+                .collect(),
+            bboxes_bng: table
+                .features
+                .iter()
+                .map(|f| bbox_of(&output_geometry(&f.bng, OutputCrs::Bng)))
+                .collect(),
             table,
             members: None,
             period_min: None,
@@ -93,89 +101,33 @@ impl Collection {
     }
 }
 
-/// Builds every collection from the inputs. Layers that cannot be made (e.g. fewer than
-/// three months for emerging hotspots) are left out with a message on stderr.
+/// Builds every collection from the inputs (see [`crate::publish::layers::build_layers`]).
 pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
-    let mut out = Vec::new();
-    out.push(Collection::from_table(
-        "districts",
-        "Districts",
-        "The 13 Kent and Medway districts (ONS boundaries, generalised)",
-        tables::districts(inp.pack)?,
-    ));
-    let period = inp
-        .store
+    let layers = crate::publish::layers::build_layers(inp)?;
+    Ok(collections_of(layers, inp.store))
+}
+
+/// The collections of published layers; layers that take selections get the period of
+/// the incidents in `store`.
+pub fn collections_of(
+    layers: Vec<crate::publish::layers::PublishedLayer>,
+    store: &crate::incidents::IncidentStore,
+) -> Vec<Collection> {
+    let period = store
         .from_min
         .iter()
         .fold(None, |acc: Option<[i32; 2]>, &m| {
             Some(acc.map_or([m, m], |[a, b]| [a.min(m), b.max(m)]))
         });
-    for (id, title, purpose) in [
-        ("hotspots", "Density hotspots", Purpose::All),
-        ("grip", "Grip patrol places", Purpose::Grip),
-        ("diversion", "Diversion hotspots", Purpose::Diversion),
-    ] {
-        let layer = build_layer(
-            inp,
-            &HotspotRequest {
-                purpose,
-                ..Default::default()
-            },
-        )?;
-        // When to act at each place: its peak windows against the whole area's profile.
-        let table = tables::hotspots(inp, &layer, &IncidentFilter::default())?;
-        let mut c = Collection::from_table(
-            id,
-            title,
-            &format!(
-                "Ranked {} hotspots: counts, harm, PAI, what is inside and when to patrol",
-                purpose.slug()
-            ),
-            table,
-        );
-        c.members = Some(layer.spots.iter().map(|h| h.members.clone()).collect());
-        c.period_min = period;
-        out.push(c);
-    }
-    // Gi*, the counts and emerging hotspots all use the same H3 cells: place them once.
-    let req = GiRequest::default();
-    let placed = PlacedCells::new(inp, &req).map_err(anyhow::Error::msg)?;
-    let gi = gi_layer_on(inp, &req, placed.clone());
-    out.push(Collection::from_table(
-        "gistar",
-        "Gi* hot spots (H3 res 9)",
-        "Getis-Ord Gi* per H3 cell with FDR confidence bins (cells with incidents or a bin)",
-        tables::gistar(&gi, true)?,
-    ));
-    let (counts, cell_of_feature) = tables::counts(&gi)?;
-    let mut c = Collection::from_table(
-        "h3-counts",
-        "Incidents per H3 cell (res 9)",
-        "Incident counts and harm per H3 cell",
-        counts,
-    );
-    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); gi.cells.len()];
-    for (r, cell) in placed.assigned.iter().enumerate() {
-        if let Some(cell) = cell {
-            rows[*cell as usize].push(r as u32);
-        }
-    }
-    c.members = Some(
-        cell_of_feature
-            .iter()
-            .map(|&i| std::mem::take(&mut rows[i]))
-            .collect(),
-    );
-    c.period_min = period;
-    out.push(c);
-    match emerging_layer_on(inp, &req, placed) {
-        Ok(e) => out.push(Collection::from_table(
-            "emerging",
-            "Emerging hotspots (H3 res 9)",
-            "Monthly Gi* trends and ArcGIS emerging hot spot categories",
-            tables::emerging(&e, false)?,
-        )),
-        Err(e) => eprintln!("emerging hotspots left out: {e}"),
-    }
-    Ok(out)
+    layers
+        .into_iter()
+        .map(|l| {
+            let mut c = Collection::from_table(&l.id, &l.title, &l.description, l.table);
+            if l.members.is_some() {
+                c.period_min = period;
+            }
+            c.members = l.members;
+            c
+        })
+        .collect()
 }

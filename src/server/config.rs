@@ -148,6 +148,46 @@ impl Default for HeatmapConfig {
     }
 }
 
+/// The nightly refresh (`hotspots refresh`, and `serve --layers` reads its output).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshConfig {
+    /// Where snapshots go (`OUT/<run_id>/`, `OUT/current`).
+    pub out: Option<PathBuf>,
+    /// Snapshots kept, the current one included.
+    #[serde(default = "default_retain")]
+    pub retain: usize,
+    /// Refuse to publish when accepted rows fall by more than this fraction (0–1).
+    #[serde(default = "default_max_row_drop")]
+    pub max_row_drop: f64,
+    /// Refuse to publish when more than this fraction of rows is rejected (0–1).
+    #[serde(default = "default_max_reject_rate")]
+    pub max_reject_rate: f64,
+}
+
+fn default_retain() -> usize {
+    7
+}
+
+fn default_max_row_drop() -> f64 {
+    0.5
+}
+
+fn default_max_reject_rate() -> f64 {
+    0.2
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        RefreshConfig {
+            out: None,
+            retain: default_retain(),
+            max_row_drop: default_max_row_drop(),
+            max_reject_rate: default_max_reject_rate(),
+        }
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -178,6 +218,9 @@ pub struct ServeConfig {
     /// Heatmap settings.
     #[serde(default)]
     pub heatmap: HeatmapConfig,
+    /// Nightly refresh settings.
+    #[serde(default)]
+    pub refresh: RefreshConfig,
 }
 
 impl ServeConfig {
@@ -197,6 +240,7 @@ impl ServeConfig {
         c.offence_map.iter_mut().for_each(rebase);
         c.rejects.iter_mut().for_each(rebase);
         c.map_assets.iter_mut().for_each(rebase);
+        c.refresh.out.iter_mut().for_each(rebase);
         let invalid = |field, message: String| ConfigError::Invalid {
             file: file.to_string(),
             field,
@@ -220,6 +264,23 @@ impl ServeConfig {
                     "{} m cells would not fit in memory for a county",
                     c.heatmap.cell_m
                 ),
+            ));
+        }
+        for (field, v) in [
+            ("refresh.max_row_drop", c.refresh.max_row_drop),
+            ("refresh.max_reject_rate", c.refresh.max_reject_rate),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(invalid(
+                    field,
+                    format!("{v} must be a fraction from 0 to 1"),
+                ));
+            }
+        }
+        if c.refresh.retain == 0 {
+            return Err(invalid(
+                "refresh.retain",
+                "must keep at least 1 snapshot".into(),
             ));
         }
         if let Some(u) = &c.public_url {

@@ -183,6 +183,12 @@ impl Heatmap {
     /// Computes the full surface with `opts` (its filter is the base of every selection).
     pub fn new(data: &Data, opts: SurfaceOptions) -> Result<Self, SurfaceError> {
         let all = compute_surface(&data.pack, &data.districts, &data.store, &data.harm, &opts)?;
+        Ok(Self::from_surface(all, opts))
+    }
+
+    /// The heatmap of a surface computed before (a published snapshot's), with the
+    /// options selections are computed with.
+    pub fn from_surface(all: Surface, opts: SurfaceOptions) -> Self {
         let g = &all.grid;
         let (x1, y1) = (
             g.x0_m + g.nx as f64 * g.cell_m,
@@ -203,12 +209,12 @@ impl Heatmap {
             ),
             Err(_) => [-180.0, -85.0511, 180.0, 85.0511],
         };
-        Ok(Heatmap {
+        Heatmap {
             opts,
             bounds_deg,
             all: Arc::new(Ramped::new(all)),
             by_selection: quick_cache::sync::Cache::new(SELECTION_SURFACES),
-        })
+        }
     }
 
     /// The surface for `sel` (`None`: every incident); `Ok(None)` when nothing is selected.

@@ -1,0 +1,139 @@
+//! `hotspots refresh`: compute every published layer once from the configured sources and
+//! publish them as a new snapshot (see `crate::publish`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use sha2::{Digest, Sha256};
+
+use super::IncidentArgs;
+use crate::density::{BandwidthRule, SurfaceOptions};
+use crate::incidents::{HarmTable, IncidentIndex};
+use crate::publish::{publish, GateOptions, PublishOptions};
+use crate::server::config::ServeConfig;
+
+/// `hotspots refresh`
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Settings file (the service's TOML: incidents, boundaries, [heatmap], [refresh]);
+    /// flags given here win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: IncidentArgs,
+    /// Output directory: the run goes to OUT/<run_id>/ and OUT/current points at it
+    /// (default: the config's refresh.out).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Snapshots kept, the current one included (default: refresh.retain, 7).
+    #[arg(long)]
+    pub retain: Option<usize>,
+    /// Publish even when a quality gate refuses (the manifest records it).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Exit code when a quality gate refuses to publish.
+pub const EXIT_GATE: i32 = 3;
+/// Exit code when another refresh holds the output directory.
+pub const EXIT_BUSY: i32 = 4;
+
+/// Replaces each `--incidents` entry holding `*`, `?` or `[` by the files it matches,
+/// sorted; a pattern that matches nothing is an error naming it.
+pub fn expand_globs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let text = p.to_string_lossy();
+        if !text.contains(['*', '?', '[']) {
+            out.push(p.clone());
+            continue;
+        }
+        let mut hits: Vec<PathBuf> = glob::glob(&text)
+            .with_context(|| format!("incidents pattern {text}"))?
+            .filter_map(|r| r.ok())
+            .filter(|p| p.is_file())
+            .collect();
+        hits.sort();
+        anyhow::ensure!(
+            !hits.is_empty(),
+            "incidents pattern {text}: no file matches"
+        );
+        out.extend(hits);
+    }
+    Ok(out)
+}
+
+/// Runs `hotspots refresh`.
+pub fn run(mut a: RefreshArgs) -> Result<()> {
+    let (config, config_sha256) = match &a.config {
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("{}", p.display()))?;
+            (
+                ServeConfig::load(p)?,
+                Some(format!("{:x}", Sha256::digest(&bytes))),
+            )
+        }
+        None => (ServeConfig::default(), None),
+    };
+    super::serve::fill_from_config(&mut a.input, &config);
+    a.input.incidents = expand_globs(&a.input.incidents)?;
+    let out_dir = a
+        .out
+        .clone()
+        .or(config.refresh.out.clone())
+        .context("--out DIR (or refresh.out in the config) is required")?;
+    let started = std::time::Instant::now();
+    let l = a.input.load()?;
+    let pack_text = match &a.input.pack.boundaries {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
+        None => crate::boundaries::KENT_MEDWAY_PACK.to_string(),
+    };
+    let harm = HarmTable::default_table();
+    let index = IncidentIndex::build(&l.store);
+    let opts = PublishOptions {
+        out_dir,
+        retain: a.retain.unwrap_or(config.refresh.retain),
+        gates: GateOptions {
+            max_row_drop: config.refresh.max_row_drop,
+            max_reject_rate: config.refresh.max_reject_rate,
+            force: a.force,
+        },
+        config_sha256,
+        heatmap: SurfaceOptions {
+            bandwidth: BandwidthRule::Fixed(config.heatmap.bandwidth_m),
+            cell_m: config.heatmap.cell_m,
+            ..Default::default()
+        },
+    };
+    let outcome = match publish(&l.inputs(&index, &harm), &l.report, &pack_text, &opts) {
+        Ok(o) => o,
+        Err(e @ crate::publish::PublishError::Gate(_)) => {
+            eprintln!("error: {e}");
+            std::process::exit(EXIT_GATE);
+        }
+        Err(e @ crate::publish::PublishError::Busy(_)) => {
+            eprintln!("error: {e}");
+            std::process::exit(EXIT_BUSY);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let m = &outcome.manifest;
+    for g in &m.forced_past {
+        eprintln!("warning: published past a refusing gate (--force): {g}");
+    }
+    for l in &m.layers {
+        eprintln!("  {:<10} {:>6} features", l.id, l.features);
+    }
+    for p in &outcome.pruned {
+        eprintln!("  removed old snapshot {}", p.display());
+    }
+    eprintln!(
+        "published {} ({} incidents) in {:.1} s -> {}",
+        m.run_id,
+        m.inputs.accepted,
+        started.elapsed().as_secs_f64(),
+        outcome.run_dir.display()
+    );
+    Ok(())
+}

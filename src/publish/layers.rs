@@ -1,0 +1,107 @@
+//! Every published layer, computed once from the inputs: the districts, the three hotspot
+//! layers with patrol plans, Gi*, the counts and emerging hotspots, as typed tables with
+//! (for layers that take selections) each feature's incident rows.
+
+use crate::density::IncidentFilter;
+use crate::gistar::{emerging_layer_on, gi_layer_on, GiRequest, PlacedCells};
+use crate::hotspots::{build_layer, HotspotRequest, Inputs, Purpose};
+use crate::layers::{tables, LayerTable};
+
+/// One published layer.
+#[derive(Debug, Clone)]
+pub struct PublishedLayer {
+    /// Collection id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// The table.
+    pub table: LayerTable,
+    /// For layers that count incidents: each feature's store rows, so a request can count
+    /// a selection inside it. `None`: a statistic of all incidents, no selections.
+    pub members: Option<Vec<Vec<u32>>>,
+}
+
+/// Builds every published layer. Layers that cannot be made (e.g. fewer than three months
+/// for emerging hotspots) are left out with a message on stderr.
+pub fn build_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishError> {
+    let analysis = |e: String| super::PublishError::Analysis(e);
+    let mut out = Vec::new();
+    out.push(PublishedLayer {
+        id: "districts".into(),
+        title: "Districts".into(),
+        description: "The 13 Kent and Medway districts (ONS boundaries, generalised)".into(),
+        table: tables::districts(inp.pack)?,
+        members: None,
+    });
+    for (id, title, purpose) in [
+        ("hotspots", "Density hotspots", Purpose::All),
+        ("grip", "Grip patrol places", Purpose::Grip),
+        ("diversion", "Diversion hotspots", Purpose::Diversion),
+    ] {
+        let layer = build_layer(
+            inp,
+            &HotspotRequest {
+                purpose,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| analysis(format!("{id}: {e}")))?;
+        // When to act at each place: its peak windows against the whole area's profile.
+        let table = tables::hotspots(inp, &layer, &IncidentFilter::default())?;
+        out.push(PublishedLayer {
+            id: id.into(),
+            title: title.into(),
+            description: format!(
+                "Ranked {} hotspots: counts, harm, PAI, what is inside and when to patrol",
+                purpose.slug()
+            ),
+            table,
+            members: Some(layer.spots.iter().map(|h| h.members.clone()).collect()),
+        });
+    }
+    // Gi*, the counts and emerging hotspots all use the same H3 cells: place them once.
+    let req = GiRequest::default();
+    let placed = PlacedCells::new(inp, &req).map_err(analysis)?;
+    let gi = gi_layer_on(inp, &req, placed.clone());
+    out.push(PublishedLayer {
+        id: "gistar".into(),
+        title: "Gi* hot spots (H3 res 9)".into(),
+        description:
+            "Getis-Ord Gi* per H3 cell with FDR confidence bins (cells with incidents or a bin)"
+                .into(),
+        table: tables::gistar(&gi, true)?,
+        members: None,
+    });
+    let (counts, cell_of_feature) = tables::counts(&gi)?;
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); gi.cells.len()];
+    for (r, cell) in placed.assigned.iter().enumerate() {
+        if let Some(cell) = cell {
+            rows[*cell as usize].push(r as u32);
+        }
+    }
+    out.push(PublishedLayer {
+        id: "h3-counts".into(),
+        title: "Incidents per H3 cell (res 9)".into(),
+        description: "Incident counts and harm per H3 cell".into(),
+        table: counts,
+        members: Some(
+            cell_of_feature
+                .iter()
+                .map(|&i| std::mem::take(&mut rows[i]))
+                .collect(),
+        ),
+    });
+    match emerging_layer_on(inp, &req, placed) {
+        Ok(e) => out.push(PublishedLayer {
+            id: "emerging".into(),
+            title: "Emerging hotspots (H3 res 9)".into(),
+            description: "Monthly Gi* trends and ArcGIS emerging hot spot categories".into(),
+            table: tables::emerging(&e, false)?,
+            members: None,
+        }),
+        Err(e) => eprintln!("emerging hotspots left out: {e}"),
+    }
+    Ok(out)
+}

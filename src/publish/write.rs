@@ -1,0 +1,331 @@
+//! Writing a published snapshot: compute every layer once, write the run in a temporary
+//! directory beside the target, fsync, rename it into place, then switch `current`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::gates::{self, GateOptions, GateRefusal};
+use super::layers::{build_layers, PublishedLayer};
+use super::manifest::{FileEntry, LayerEntry, Manifest};
+use super::{io_err, PublishError, CURRENT, MANIFEST, TMP_PREFIX};
+use crate::density::{compute_surface, SurfaceOptions};
+use crate::hotspots::Inputs;
+use crate::incidents::IngestReport;
+use crate::layers::write::write_layer_with;
+use crate::layers::OutputCrs;
+
+/// How to publish.
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    /// The output directory (`OUT`): runs go to `OUT/<run_id>/`, `OUT/current` links one.
+    pub out_dir: PathBuf,
+    /// Runs kept, the current one included (at least 1).
+    pub retain: usize,
+    /// Quality gates.
+    pub gates: GateOptions,
+    /// SHA-256 of the configuration file, if one was used.
+    pub config_sha256: Option<String>,
+    /// The heatmap surface (cell, bandwidth, kernel).
+    pub heatmap: SurfaceOptions,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone)]
+pub struct PublishOutcome {
+    /// The new run's directory.
+    pub run_dir: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Runs removed by retention.
+    pub pruned: Vec<PathBuf>,
+}
+
+/// An exclusive lock on `OUT/.lock`, held for the life of the value (an advisory file
+/// lock, released by the kernel if the process dies).
+struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    fn take(dir: &Path) -> Result<Self, PublishError> {
+        let path = dir.join(".lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        match f.try_lock() {
+            Ok(()) => Ok(DirLock { _file: f }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(PublishError::Busy(dir.display().to_string()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
+        }
+    }
+}
+
+/// Writes `bytes` to `path` and flushes them to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+    let mut f = std::fs::File::create(path).map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))
+}
+
+/// Flushes a directory's entries to disk.
+fn sync_dir(path: &Path) -> Result<(), PublishError> {
+    std::fs::File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(path))
+}
+
+/// SHA-256 of a file, hex.
+fn sha256_file(path: &Path) -> Result<String, PublishError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+/// The run the `current` link names, if any.
+pub fn current_run(out_dir: &Path) -> Option<PathBuf> {
+    let target = std::fs::read_link(out_dir.join(CURRENT)).ok()?;
+    let run = out_dir.join(target);
+    run.join(MANIFEST).is_file().then_some(run)
+}
+
+/// Removes leftovers of killed runs: temporary run directories and links.
+fn clean_leftovers(out_dir: &Path) -> Result<(), PublishError> {
+    for e in std::fs::read_dir(out_dir).map_err(io_err(out_dir))? {
+        let e = e.map_err(io_err(out_dir))?;
+        let name = e.file_name().to_string_lossy().to_string();
+        let p = e.path();
+        if name.starts_with(TMP_PREFIX) {
+            let r = if p.is_dir() && !p.is_symlink() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            r.map_err(io_err(&p))?;
+        }
+    }
+    Ok(())
+}
+
+/// The runs in `out_dir` (directories holding a manifest), oldest first.
+fn runs(out_dir: &Path) -> Result<Vec<PathBuf>, PublishError> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(out_dir)
+        .map_err(io_err(out_dir))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.is_symlink()
+                && p.join(MANIFEST).is_file()
+                && p.file_name()
+                    .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Four bytes, little-endian.
+fn push_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Magic of a members file.
+pub const MEMBERS_MAGIC: &[u8; 8] = b"HSMEMB1\0";
+
+/// A layer's members as bytes: magic, feature count, then each feature's row count and
+/// rows (u32, little-endian).
+pub fn members_bytes(members: &[Vec<u32>]) -> Vec<u8> {
+    let mut out = MEMBERS_MAGIC.to_vec();
+    push_u32(&mut out, members.len() as u32);
+    for m in members {
+        push_u32(&mut out, m.len() as u32);
+        for &r in m {
+            push_u32(&mut out, r);
+        }
+    }
+    out
+}
+
+/// Publishes every layer computed from `inp` (ingested with `report`; `pack_text` is the
+/// boundary pack's GeoJSON as loaded) as a new run of `opts.out_dir`, and makes it current.
+pub fn publish(
+    inp: &Inputs<'_>,
+    report: &IngestReport,
+    pack_text: &str,
+    opts: &PublishOptions,
+) -> Result<PublishOutcome, PublishError> {
+    let out_dir = &opts.out_dir;
+    std::fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
+    let _lock = DirLock::take(out_dir)?;
+    clean_leftovers(out_dir)?;
+    // Quality gates, against the run being served.
+    let previous: Option<Manifest> = current_run(out_dir).and_then(|r| {
+        std::fs::read(r.join(MANIFEST))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+    });
+    let refusals = gates::check(
+        report,
+        previous.as_ref().map(|m| m.inputs.accepted),
+        &opts.gates,
+    );
+    if !refusals.is_empty() && !opts.gates.force {
+        return Err(PublishError::Gate(GateRefusal {
+            gate: refusals
+                .iter()
+                .map(|r| r.gate.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            message: refusals
+                .iter()
+                .map(|r| r.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        }));
+    }
+    let started = jiff::Timestamp::now();
+    let mut run_id = started.strftime("%Y%m%dT%H%M%SZ").to_string();
+    for n in 2.. {
+        if !out_dir.join(&run_id).exists() {
+            break;
+        }
+        run_id = format!("{}-{n}", started.strftime("%Y%m%dT%H%M%SZ"));
+    }
+    let tmp = out_dir.join(format!("{TMP_PREFIX}{run_id}-{}", std::process::id()));
+    std::fs::create_dir_all(tmp.join("layers")).map_err(io_err(&tmp))?;
+
+    // Layers: GeoJSON in both CRSs and a GeoPackage, with each layer's members.
+    let layers: Vec<PublishedLayer> = build_layers(inp)?;
+    // The data's last incident start stamps the GeoPackages, so reruns are identical.
+    let last_change = inp
+        .store
+        .from_min
+        .iter()
+        .max()
+        .and_then(|&m| jiff::Timestamp::from_second(i64::from(m) * 60).ok())
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S.000Z").to_string())
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into());
+    let mut entries = Vec::new();
+    for l in &layers {
+        let dir = tmp.join("layers");
+        let extra = json!({"title": l.title, "description": l.description});
+        for (name, crs) in [
+            (format!("{}.geojson", l.id), OutputCrs::Wgs84),
+            (format!("{}-epsg27700.geojson", l.id), OutputCrs::Bng),
+            (format!("{}.gpkg", l.id), OutputCrs::Bng),
+        ] {
+            write_layer_with(
+                &l.table,
+                crs,
+                extra.clone(),
+                &dir.join(name),
+                Some(&last_change),
+            )?;
+        }
+        if let Some(m) = &l.members {
+            write_synced(&dir.join(format!("{}.members", l.id)), &members_bytes(m))?;
+        }
+        entries.push(LayerEntry {
+            id: l.id.clone(),
+            title: l.title.clone(),
+            description: l.description.clone(),
+            features: l.table.features.len(),
+            selectable: l.members.is_some(),
+            metadata: l.table.metadata.clone(),
+        });
+    }
+    // The heatmap surface, the incidents for selections, the boundaries.
+    let surface = compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap)
+        .map_err(|e| PublishError::Analysis(format!("heatmap: {e}")))?;
+    let tif = tmp.join("density.tif");
+    crate::density::raster::write_geotiff(&tif, &surface.grid, &surface.values)
+        .map_err(io_err(&tif))?;
+    std::fs::File::open(&tif)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(&tif))?;
+    crate::incidents::snapshot::write_snapshot(
+        &tmp.join("incidents.hsnap"),
+        inp.pack,
+        inp.store,
+        report,
+    )?;
+    write_synced(&tmp.join("boundaries.geojson"), pack_text.as_bytes())?;
+
+    // Every file's hash, then the manifest.
+    let mut files = Vec::new();
+    let mut stack = vec![tmp.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(io_err(&d))? {
+            let p = e.map_err(io_err(&d))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(&tmp)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .to_string();
+                files.push(FileEntry {
+                    bytes: std::fs::metadata(&p).map_err(io_err(&p))?.len(),
+                    sha256: sha256_file(&p)?,
+                    path: rel,
+                });
+            }
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest = Manifest {
+        run_id: run_id.clone(),
+        started_at: started.to_string(),
+        finished_at: jiff::Timestamp::now().to_string(),
+        generator: format!("hotspots {}", env!("CARGO_PKG_VERSION")),
+        config_sha256: opts.config_sha256.clone(),
+        inputs: report.clone(),
+        boundaries: json!({"origin": inp.pack.origin, "fingerprint": inp.pack.fingerprint()}),
+        heatmap: serde_json::to_value(&surface).unwrap_or_default(),
+        layers: entries,
+        forced_past: refusals,
+        files,
+    };
+    let text = serde_json::to_vec_pretty(&manifest).map_err(|e| PublishError::Invalid {
+        path: MANIFEST.into(),
+        message: e.to_string(),
+    })?;
+    write_synced(&tmp.join(MANIFEST), &text)?;
+    sync_dir(&tmp.join("layers"))?;
+    sync_dir(&tmp)?;
+
+    // Into place, then switch `current` by renaming a new link over it.
+    let run_dir = out_dir.join(&run_id);
+    std::fs::rename(&tmp, &run_dir).map_err(io_err(&run_dir))?;
+    sync_dir(out_dir)?;
+    let link = out_dir.join(format!("{TMP_PREFIX}current-{}", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&run_id, &link).map_err(io_err(&link))?;
+    std::fs::rename(&link, out_dir.join(CURRENT)).map_err(io_err(&link))?;
+    sync_dir(out_dir)?;
+
+    // Retention: the newest runs, never the current one.
+    let mut pruned = Vec::new();
+    let all = runs(out_dir)?;
+    let keep = opts.retain.max(1);
+    if all.len() > keep {
+        for old in &all[..all.len() - keep] {
+            if old != &run_dir {
+                std::fs::remove_dir_all(old).map_err(io_err(old))?;
+                pruned.push(old.clone());
+            }
+        }
+    }
+    Ok(PublishOutcome {
+        run_dir,
+        manifest,
+        pruned,
+    })
+}

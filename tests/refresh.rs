@@ -1,0 +1,224 @@
+//! `hotspots refresh` and `serve --layers`: published snapshots are complete, reproducible,
+//! switched atomically (even when the refresh is killed), gated, pruned, and served
+//! exactly as the layers computed at start.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+fn refresh(out: &Path, extra: &[&str]) -> std::process::Output {
+    bin()
+        .args(["refresh", "--rejects", "/dev/null", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("binary runs")
+}
+
+fn current(out: &Path) -> PathBuf {
+    out.join(std::fs::read_link(out.join("current")).expect("current link"))
+}
+
+fn manifest(run: &Path) -> Value {
+    read_json(&run.join("manifest.json"))
+}
+
+/// Checks every file the manifest lists is there with its hash.
+fn assert_complete(run: &Path) {
+    use sha2::{Digest, Sha256};
+    let m = manifest(run);
+    let files = m["files"].as_array().unwrap();
+    assert!(files.len() >= 20, "{files:?}");
+    for f in files {
+        let p = run.join(f["path"].as_str().unwrap());
+        let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(
+            format!("{:x}", Sha256::digest(&bytes)),
+            f["sha256"].as_str().unwrap(),
+            "{}",
+            p.display()
+        );
+    }
+}
+
+#[test]
+fn two_refreshes_of_the_same_input_are_identical_and_retention_keeps_the_newest() {
+    let dir = tmp();
+    let out = dir.path().join("pub");
+    let first = refresh(&out, &["--retain", "2"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let a = current(&out);
+    assert_complete(&a);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = refresh(&out, &["--retain", "2"]);
+    assert!(second.status.success());
+    let b = current(&out);
+    assert_ne!(a, b, "a new run each time");
+    let (ma, mb) = (manifest(&a), manifest(&b));
+    assert_eq!(
+        ma["files"], mb["files"],
+        "every file byte-identical (by SHA-256)"
+    );
+    assert_eq!(ma["layers"], mb["layers"]);
+    assert_eq!(ma["inputs"]["accepted"], 20_000);
+    assert_eq!(
+        ma["inputs"]["files"][0]["sha256"].as_str().unwrap().len(),
+        64,
+        "the manifest carries the input's SHA-256"
+    );
+    assert_eq!(ma["heatmap"]["bandwidth_m"], 300.0);
+    // A third run: only two are kept, never the current one.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(refresh(&out, &["--retain", "2"]).status.success());
+    let c = current(&out);
+    assert!(!a.exists() && b.exists() && c.exists());
+}
+
+#[test]
+fn quality_gates_refuse_with_a_reason_and_force_overrides() {
+    let dir = tmp();
+    let out = dir.path().join("pub");
+    assert!(refresh(&out, &[]).status.success());
+    let before = current(&out);
+    // A tenth of the rows: the row-drop gate.
+    let small = fixture(
+        dir.path(),
+        "small.csv",
+        hotspots::fixtures::FixtureOptions {
+            seed: 5,
+            count: 2_000,
+            ..Default::default()
+        },
+    );
+    let o = refresh(&out, &["--incidents", small.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("row_drop") && e.contains("2000") && e.contains("--force"),
+        "{e}"
+    );
+    assert_eq!(current(&out), before, "the served snapshot stays");
+    // Mostly bad rows: the reject-rate gate.
+    let mut text = String::from("id,offence,occurred_from,occurred_to,longitude,latitude\n");
+    for i in 0..30 {
+        text.push_str(&format!("B{i},Robbery,not a date,,0.52,51.38\n"));
+    }
+    for i in 0..5 {
+        text.push_str(&format!("G{i},Robbery,2025-03-01T22:00,,0.52,51.38\n"));
+    }
+    let bad = write(dir.path(), "bad.csv", &text);
+    let o = refresh(&out, &["--incidents", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("reject_rate"));
+    // --force publishes and says so in the manifest.
+    let o = refresh(&out, &["--incidents", small.to_str().unwrap(), "--force"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = manifest(&current(&out));
+    assert_eq!(m["forced_past"][0]["gate"], "row_drop");
+    assert_eq!(m["inputs"]["accepted"], 2_000);
+}
+
+#[test]
+fn a_killed_refresh_leaves_the_current_snapshot_whole_and_the_next_one_cleans_up() {
+    let dir = tmp();
+    let out = dir.path().join("pub");
+    assert!(refresh(&out, &[]).status.success());
+    let good = current(&out);
+    for delay_ms in [30, 300, 900, 1600, 2400] {
+        let mut child = bin()
+            .args(["refresh", "--rejects", "/dev/null", "--out"])
+            .arg(&out)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // Whatever the moment, `current` names a complete run (the old one or a new one).
+        let now = current(&out);
+        assert_complete(&now);
+        assert!(now == good || manifest(&now)["run_id"] != manifest(&good)["run_id"]);
+    }
+    // The next refresh succeeds and removes the leftovers of killed runs.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let o = refresh(&out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_complete(&current(&out));
+    let leftovers: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The service on a published snapshot answers exactly as the service that computed the
+/// same layers at start.
+#[test]
+fn serve_layers_answers_as_serve_incidents() {
+    let dir = tmp();
+    let out = dir.path().join("pub");
+    assert!(refresh(&out, &[]).status.success());
+    let published = start_server(&["--layers", out.to_str().unwrap()]);
+    let computed = start_server(&[]);
+    let strip = |a: &str, path: &str| -> Value {
+        let (st, _, body) = http_get(a, path);
+        assert_eq!(st, 200, "{path}: {body}");
+        let mut v: Value = serde_json::from_str(&body).unwrap();
+        v.as_object_mut().map(|o| o.remove("links"));
+        if let Some(cs) = v["collections"].as_array_mut() {
+            for c in cs {
+                c.as_object_mut().map(|o| o.remove("links"));
+            }
+        }
+        v
+    };
+    for path in [
+        "/collections",
+        "/collections/hotspots/items?limit=10000",
+        "/collections/grip/items?limit=10000",
+        "/collections/diversion/items?limit=10000",
+        "/collections/gistar/items?limit=10000",
+        "/collections/emerging/items?limit=10000",
+        "/collections/districts/items?limit=10000&crs=http://www.opengis.net/def/crs/EPSG/0/27700",
+        "/collections/h3-counts/items?limit=10000&offence_group=robbery&datetime=2025-03",
+        "/collections/hotspots/items?limit=10000&offence_group=sexual_violence",
+    ] {
+        assert_eq!(
+            strip(&published.addr, path),
+            strip(&computed.addr, path),
+            "{path}"
+        );
+    }
+    for path in [
+        "/tiles/hotspots/12/2054/1367.mvt",
+        "/tiles/h3-counts/12/2054/1367.mvt",
+        "/tiles/density/12/2054/1367.png",
+        "/tiles/density/12/2054/1367.png?offence_group=robbery",
+    ] {
+        let (sa, _, _) = http_get(&published.addr, path);
+        let a = last_body_bytes();
+        let (sb, _, _) = http_get(&computed.addr, path);
+        let b = last_body_bytes();
+        assert_eq!((sa, sb), (200, 200), "{path}");
+        assert_eq!(a, b, "{path}");
+    }
+    // Nothing to serve is a clear error.
+    let empty = dir.path().join("none");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_hotspots"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--layers"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("hotspots refresh --out"));
+}
