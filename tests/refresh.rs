@@ -222,3 +222,91 @@ fn serve_layers_answers_as_serve_incidents() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("hotspots refresh --out"));
 }
+
+/// A new `current` is picked up without a restart while requests are in flight: none
+/// fails, and answers and ETags move to the new snapshot.
+#[test]
+fn serve_layers_swaps_to_a_new_snapshot_under_load() {
+    let dir = tmp();
+    let out = dir.path().join("pub");
+    assert!(refresh(&out, &[]).status.success());
+    let first = manifest(&current(&out))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cfg = write(dir.path(), "serve.toml", "[refresh]\nwatch_s = 0.2\n");
+    let srv = start_server(&[
+        "--layers",
+        out.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    let a = srv.addr.clone();
+    let status = |a: &str| -> Value { serde_json::from_str(&http_get(a, "/status").2).unwrap() };
+    assert_eq!(status(&a)["snapshot"]["run_id"], first.as_str());
+    let before = http_get(&a, "/collections/grip/items?limit=100").2;
+    // Load from four threads while another data set is published.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|k| {
+            let (a, stop) = (a.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let paths = [
+                    "/collections/grip/items?limit=100",
+                    "/collections/h3-counts/items?limit=500&offence_group=robbery",
+                    "/tiles/hotspots/12/2054/1367.mvt",
+                    "/tiles/density/11/1027/683.png",
+                ];
+                let (mut ok, mut bad) = (0u32, Vec::new());
+                let mut i = k;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let p = paths[i % paths.len()];
+                    let (st, _, _) = http_get(&a, p);
+                    if st == 200 {
+                        ok += 1;
+                    } else {
+                        bad.push((p, st));
+                    }
+                    i += 1;
+                }
+                (ok, bad)
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let other = fixture(
+        dir.path(),
+        "other.csv",
+        hotspots::fixtures::FixtureOptions {
+            seed: 99,
+            count: 20_000,
+            ..Default::default()
+        },
+    );
+    let o = refresh(&out, &["--incidents", other.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let second = manifest(&current(&out))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t0 = std::time::Instant::now();
+    while status(&a)["snapshot"]["run_id"] != second.as_str() {
+        assert!(
+            t0.elapsed().as_secs() < 20,
+            "the new snapshot was not picked up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for w in workers {
+        let (ok, bad) = w.join().unwrap();
+        assert!(bad.is_empty(), "failed during the swap: {bad:?}");
+        total += ok;
+    }
+    assert!(total > 200, "{total} requests");
+    let after = http_get(&a, "/collections/grip/items?limit=100").2;
+    assert_ne!(before, after, "answers come from the new snapshot");
+    assert_eq!(status(&a)["generation"], 1);
+}

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -9,11 +10,11 @@ use clap::Args;
 use super::IncidentArgs;
 use crate::density::{BandwidthRule, SurfaceOptions};
 use crate::incidents::{HarmTable, IncidentIndex};
-use crate::server::collections::collections_of;
 use crate::server::config::ServeConfig;
+use crate::server::live::{spawn_watch, Live};
 use crate::server::map::MapAssets;
 use crate::server::raster_tiles::Heatmap;
-use crate::server::{build_collections, serve, AppState, Data};
+use crate::server::{build_collections, serve, AppState, Data, Settings};
 
 /// `hotspots serve`
 #[derive(Debug, Args)]
@@ -70,52 +71,11 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
     let bind: SocketAddr = bind_text
         .parse()
         .with_context(|| format!("bind {bind_text}: expected HOST:PORT"))?;
+    // Take the address first: a port in use is reported at once, before any work.
+    let listener = std::net::TcpListener::bind(bind)
+        .with_context(|| format!("cannot listen on {bind}: is another service using it?"))?;
+    listener.set_nonblocking(true)?;
     let started = std::time::Instant::now();
-    let heatmap_opts = SurfaceOptions {
-        bandwidth: BandwidthRule::Fixed(config.heatmap.bandwidth_m),
-        cell_m: config.heatmap.cell_m,
-        ..Default::default()
-    };
-    let harm = HarmTable::default_table();
-    let (collections, data, heatmap) = match &a.layers {
-        Some(dir) => {
-            // A published snapshot: read, nothing computed.
-            let p = crate::publish::read_published(dir)?;
-            eprintln!(
-                "serving snapshot {} ({} incidents, made {})",
-                p.run_dir.display(),
-                p.report.accepted,
-                p.manifest.finished_at
-            );
-            let collections = collections_of(p.layers, &p.store);
-            let opts = SurfaceOptions {
-                bandwidth: BandwidthRule::Fixed(p.heatmap.bandwidth_m),
-                cell_m: p.heatmap.cell_m,
-                ..Default::default()
-            };
-            let data = Data {
-                districts: crate::boundaries::DistrictIndex::new(&p.pack),
-                pack: p.pack,
-                store: p.store,
-                harm,
-            };
-            (collections, data, Heatmap::from_surface(p.heatmap, opts))
-        }
-        None => {
-            let l = a.input.load()?;
-            let index = IncidentIndex::build(&l.store);
-            let collections = build_collections(&l.inputs(&index, &harm))?;
-            let data = Data {
-                pack: l.pack,
-                districts: l.index,
-                store: l.store,
-                harm,
-            };
-            let heatmap = Heatmap::new(&data, heatmap_opts)?;
-            (collections, data, heatmap)
-        }
-    };
-    let tiles = crate::server::vector_tiles::VectorTiles::new(&collections)?;
     let map = MapAssets::load(
         &config
             .map_assets
@@ -128,22 +88,72 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
             map.dir.display()
         );
     }
+    let settings = Arc::new(Settings {
+        cors: config.cors.clone(),
+        map,
+        base: config.base_policy(),
+    });
+    let layers_dir = a.layers.clone();
+    let state = match &layers_dir {
+        Some(dir) => {
+            // A published snapshot: read, nothing computed.
+            let p = crate::publish::read_published(dir)?;
+            eprintln!(
+                "serving snapshot {} ({} incidents, made {})",
+                p.run_dir.display(),
+                p.report.accepted,
+                p.manifest.finished_at
+            );
+            AppState::from_published(p, settings.clone())?
+        }
+        None => {
+            let harm = HarmTable::default_table();
+            let l = a.input.load()?;
+            let index = IncidentIndex::build(&l.store);
+            let collections = build_collections(&l.inputs(&index, &harm))?;
+            let data = Data {
+                pack: l.pack,
+                districts: l.index,
+                store: l.store,
+                harm,
+            };
+            let heatmap = Heatmap::new(
+                &data,
+                SurfaceOptions {
+                    bandwidth: BandwidthRule::Fixed(config.heatmap.bandwidth_m),
+                    cell_m: config.heatmap.cell_m,
+                    ..Default::default()
+                },
+            )?;
+            let tiles = crate::server::vector_tiles::VectorTiles::new(&collections)?;
+            AppState {
+                collections,
+                data,
+                heatmap,
+                tiles,
+                settings: settings.clone(),
+                snapshot: None,
+                generation: 0,
+            }
+        }
+    };
     eprintln!(
-        "{} collections ready in {:.1} s",
-        collections.len(),
+        "{} collections ready in {:.2} s",
+        state.collections.len(),
         started.elapsed().as_secs_f64()
     );
+    let live = Arc::new(Live::new(state));
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(serve(
-        AppState {
-            collections,
-            data,
-            heatmap,
-            cors: config.cors.clone(),
-            map,
-            tiles,
-            base: config.base_policy(),
-        },
-        bind,
-    ))
+    rt.block_on(async move {
+        if let Some(dir) = layers_dir {
+            // A new `current` from the nightly refresh is served without a restart.
+            let every = std::time::Duration::from_secs_f64(config.refresh.watch_s);
+            let s = settings.clone();
+            spawn_watch(live.clone(), dir, every, move |run| {
+                let p = crate::publish::read_published(run)?;
+                AppState::from_published(p, s.clone())
+            });
+        }
+        serve(live, tokio::net::TcpListener::from_std(listener)?).await
+    })
 }

@@ -21,6 +21,8 @@ pub struct Key {
     pub uri: String,
     /// The absolute base the answer's links are made from (see `base_url`).
     pub base: String,
+    /// The generation of the snapshot served (see `live`).
+    pub generation: u64,
     /// Whether the HTML rendering was asked for.
     pub html: bool,
     /// Whether gzip is accepted.
@@ -89,7 +91,7 @@ pub async fn cached(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if req.method() != Method::GET {
+    if req.method() != Method::GET || req.uri().path() == "/status" {
         return next.run(req).await;
     }
     let h = req.headers();
@@ -109,6 +111,10 @@ pub async fn cached(
             .get::<super::base_url::BaseUrl>()
             .map(|b| b.as_str().to_string())
             .unwrap_or_default(),
+        generation: req
+            .extensions()
+            .get::<std::sync::Arc<super::AppState>>()
+            .map_or(0, |s| s.generation),
         html: wants_html(f_param(req.uri().query()).as_deref(), text(header::ACCEPT)),
         gzip: text(header::ACCEPT_ENCODING).contains("gzip"),
     };

@@ -163,6 +163,13 @@ pub struct RefreshConfig {
     /// Refuse to publish when more than this fraction of rows is rejected (0–1).
     #[serde(default = "default_max_reject_rate")]
     pub max_reject_rate: f64,
+    /// `serve --layers`: how often to look for a new `current`, seconds.
+    #[serde(default = "default_watch_s")]
+    pub watch_s: f64,
+}
+
+fn default_watch_s() -> f64 {
+    2.0
 }
 
 fn default_retain() -> usize {
@@ -184,6 +191,7 @@ impl Default for RefreshConfig {
             retain: default_retain(),
             max_row_drop: default_max_row_drop(),
             max_reject_rate: default_max_reject_rate(),
+            watch_s: default_watch_s(),
         }
     }
 }
@@ -276,6 +284,12 @@ impl ServeConfig {
                     format!("{v} must be a fraction from 0 to 1"),
                 ));
             }
+        }
+        if !(c.refresh.watch_s.is_finite() && (0.1..=3600.0).contains(&c.refresh.watch_s)) {
+            return Err(invalid(
+                "refresh.watch_s",
+                format!("{} must be 0.1 to 3600 seconds", c.refresh.watch_s),
+            ));
         }
         if c.refresh.retain == 0 {
             return Err(invalid(

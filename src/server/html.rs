@@ -275,7 +275,12 @@ pub fn render_items(
             } else {
                 esc(&shown)
             };
-            h.push_str(&format!("<td{class} title=\"{}\">{cell}</td>", esc(&text)));
+            let title = if shown != text {
+                format!(" title=\"{}\"", esc(&text))
+            } else {
+                String::new()
+            };
+            h.push_str(&format!("<td{class}{title}>{cell}</td>"));
         }
         h.push_str("</tr>");
     }

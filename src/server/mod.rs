@@ -8,6 +8,7 @@ pub mod cache;
 pub mod collections;
 pub mod config;
 pub mod html;
+pub mod live;
 pub mod map;
 pub mod ogc;
 pub mod raster_tiles;
@@ -32,7 +33,31 @@ pub struct Data {
     pub harm: crate::incidents::HarmTable,
 }
 
-/// Everything the handlers read.
+/// What does not change when a new snapshot is served: the service's settings.
+#[derive(Debug, Default)]
+pub struct Settings {
+    /// Which browser origins may read the API.
+    pub cors: config::CorsConfig,
+    /// The map page's front-end library.
+    pub map: map::MapAssets,
+    /// How each request's absolute base URL is made.
+    pub base: base_url::BasePolicy,
+}
+
+/// Which published snapshot a state serves.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SnapshotInfo {
+    /// The run's directory.
+    pub run_dir: std::path::PathBuf,
+    /// Its run id.
+    pub run_id: String,
+    /// When the refresh finished.
+    pub finished_at: String,
+    /// Incidents in it.
+    pub incidents: u64,
+}
+
+/// Everything the handlers read: one snapshot's layers and data, and the settings.
 #[derive(Debug)]
 pub struct AppState {
     /// The collections, in listing order.
@@ -42,14 +67,14 @@ pub struct AppState {
     pub data: Data,
     /// The density surfaces behind the heatmap tiles.
     pub heatmap: raster_tiles::Heatmap,
-    /// Which browser origins may read the API.
-    pub cors: config::CorsConfig,
-    /// The map page's front-end library.
-    pub map: map::MapAssets,
     /// The collections prepared as vector tiles.
     pub tiles: vector_tiles::VectorTiles,
-    /// How each request's absolute base URL is made.
-    pub base: base_url::BasePolicy,
+    /// Settings shared by every snapshot served.
+    pub settings: Arc<Settings>,
+    /// The published snapshot served (`None`: layers computed at start).
+    pub snapshot: Option<SnapshotInfo>,
+    /// Incremented at each swap; part of the response cache's key.
+    pub generation: u64,
 }
 
 /// A strong ETag for a body: the first 96 bits of its SHA-256, quoted.
@@ -67,10 +92,49 @@ impl AppState {
     }
 }
 
-/// Serves `state` on `bind` until interrupted; says where on stderr.
-pub async fn serve(state: AppState, bind: SocketAddr) -> anyhow::Result<()> {
-    let app = ogc::router(Arc::new(state));
-    let listener = tokio::net::TcpListener::bind(bind).await?;
+impl AppState {
+    /// The state of a published snapshot: its layers as collections, its incidents and
+    /// boundaries for selections, its heatmap surface; nothing is computed but the tile
+    /// index.
+    pub fn from_published(
+        p: crate::publish::Published,
+        settings: Arc<Settings>,
+    ) -> anyhow::Result<Self> {
+        use crate::density::{BandwidthRule, SurfaceOptions};
+        let snapshot = SnapshotInfo {
+            run_dir: p.run_dir.clone(),
+            run_id: p.manifest.run_id.clone(),
+            finished_at: p.manifest.finished_at.clone(),
+            incidents: p.report.accepted,
+        };
+        let collections = collections::collections_of(p.layers, &p.store);
+        let opts = SurfaceOptions {
+            bandwidth: BandwidthRule::Fixed(p.heatmap.bandwidth_m),
+            cell_m: p.heatmap.cell_m,
+            ..Default::default()
+        };
+        let tiles = vector_tiles::VectorTiles::new(&collections)?;
+        let data = Data {
+            districts: crate::boundaries::DistrictIndex::new(&p.pack),
+            pack: p.pack,
+            store: p.store,
+            harm: crate::incidents::HarmTable::default_table(),
+        };
+        Ok(AppState {
+            collections,
+            data,
+            heatmap: raster_tiles::Heatmap::from_surface(p.heatmap, opts),
+            tiles,
+            settings,
+            snapshot: Some(snapshot),
+            generation: 0,
+        })
+    }
+}
+
+/// Serves `live` on `listener` until interrupted; says where on stderr.
+pub async fn serve(live: Arc<live::Live>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let app = ogc::router(live);
     eprintln!("listening on http://{}", listener.local_addr()?);
     axum::serve(
         listener,

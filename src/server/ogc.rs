@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -123,12 +123,15 @@ fn check_params(q: &HashMap<String, String>, allowed: &[&str]) -> Result<(), Box
     }
 }
 
-/// All routes.
-pub fn router(state: Arc<AppState>) -> Router {
-    let cors = state.cors.layer();
-    let policy = Arc::new(state.base.clone());
+/// All routes, over the snapshot `live` serves (each request pins the one current when it
+/// arrives).
+pub fn router(live: Arc<super::live::Live>) -> Router {
+    let settings = live.current().settings.clone();
+    let cors = settings.cors.layer();
+    let policy = Arc::new(settings.base.clone());
     let r = Router::new()
         .route("/", get(landing))
+        .route("/status", get(status))
         .route("/conformance", get(conformance))
         .route("/api", get(api))
         .route("/collections", get(collections))
@@ -142,7 +145,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/tiles/{file}", get(tilejson))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(vector_tile))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "Not found", "no such resource") })
-        .with_state(state)
         .layer(axum::middleware::from_fn(html_negotiation))
         .layer(axum::middleware::from_fn(etag_and_cache))
         .layer(tower_http::compression::CompressionLayer::new())
@@ -150,6 +152,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             Arc::new(super::cache::ResponseCache::default()),
             super::cache::cached,
         ))
+        .layer(axum::middleware::from_fn_with_state(live, super::live::pin))
         .layer(axum::middleware::from_fn_with_state(
             policy,
             super::base_url::attach,
@@ -196,10 +199,12 @@ async fn etag_and_cache(req: axum::extract::Request, next: axum::middleware::Nex
             (tag, axum::body::Body::from(bytes))
         }
     };
-    parts.headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("public, max-age=300"),
-    );
+    if !parts.headers.contains_key(header::CACHE_CONTROL) {
+        parts.headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("public, max-age=300"),
+        );
+    }
     if inm.as_deref() == Some(tag.as_str()) {
         parts.status = StatusCode::NOT_MODIFIED;
         return Response::from_parts(parts, axum::body::Body::empty());
@@ -254,13 +259,40 @@ async fn landing(Extension(base): Extension<BaseUrl>, Query(q): Query<Params>) -
     )
 }
 
+/// `/status`: which snapshot is served, when it was made and loaded, and the last check
+/// for a new one.
+async fn status(
+    Extension(s): Extension<Arc<AppState>>,
+    Extension(live): Extension<Arc<super::live::Live>>,
+    Query(q): Query<Params>,
+) -> Response {
+    params_or_400!(q, RESOURCE_PARAMS);
+    let watch = live.status().clone();
+    let mut r = json_response(
+        "application/json",
+        json!({
+            "snapshot": s.snapshot,
+            "computed_at_start": s.snapshot.is_none(),
+            "generation": s.generation,
+            "incidents": s.data.store.len(),
+            "collections": s.collections.iter().map(|c| json!({"id": c.id, "features": c.features.len()})).collect::<Vec<_>>(),
+            "watch": watch,
+        }),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
 async fn conformance(Query(q): Query<Params>) -> Response {
     params_or_400!(q, RESOURCE_PARAMS);
     json_response("application/json", json!({"conformsTo": CONFORMANCE}))
 }
 
 async fn api(
-    State(s): State<Arc<AppState>>,
+    Extension(s): Extension<Arc<AppState>>,
     Extension(base): Extension<BaseUrl>,
     Query(q): Query<Params>,
 ) -> Response {
@@ -342,7 +374,7 @@ fn collection_json(c: &super::Collection, base: &BaseUrl) -> Value {
 }
 
 async fn collections(
-    State(s): State<Arc<AppState>>,
+    Extension(s): Extension<Arc<AppState>>,
     Extension(base): Extension<BaseUrl>,
     Query(q): Query<Params>,
 ) -> Response {
@@ -369,7 +401,7 @@ fn unknown_collection(id: &str) -> Response {
 }
 
 async fn collection(
-    State(s): State<Arc<AppState>>,
+    Extension(s): Extension<Arc<AppState>>,
     Extension(base): Extension<BaseUrl>,
     Path(id): Path<String>,
     Query(q): Query<Params>,
@@ -383,7 +415,7 @@ async fn collection(
 
 /// `/collections/{id}/schema`: the layer's fields, their types and meanings.
 async fn schema(
-    State(s): State<Arc<AppState>>,
+    Extension(s): Extension<Arc<AppState>>,
     Extension(base): Extension<BaseUrl>,
     Path(id): Path<String>,
     Query(q): Query<Params>,
@@ -462,7 +494,7 @@ fn items_url(
 }
 
 async fn items(
-    State(s): State<Arc<AppState>>,
+    Extension(s): Extension<Arc<AppState>>,
     Extension(base): Extension<BaseUrl>,
     Path(id): Path<String>,
     Query(q): Query<Params>,
@@ -720,7 +752,7 @@ async fn items(
     if format == ItemsFormat::Html {
         return (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            super::html::render_items(c, &fc, &base, s.map.installed(), !bng),
+            super::html::render_items(c, &fc, &base, s.settings.map.installed(), !bng),
         )
             .into_response();
     }
@@ -730,7 +762,7 @@ async fn items(
 }
 
 async fn item(
-    State(s): State<Arc<AppState>>,
+    Extension(s): Extension<Arc<AppState>>,
     Extension(base): Extension<BaseUrl>,
     Path((id, fid)): Path<(String, String)>,
     Query(q): Query<Params>,
@@ -834,7 +866,7 @@ async fn html_negotiation(req: axum::extract::Request, next: axum::middleware::N
 }
 
 async fn density_tile(
-    State(s): State<Arc<AppState>>,
+    Extension(s): Extension<Arc<AppState>>,
     Path((z, x, y)): Path<(String, String, String)>,
     Query(q): Query<Params>,
 ) -> Response {
@@ -883,7 +915,7 @@ async fn density_tile(
 
 /// TileJSON 3.0.0 of a vector layer: `/tiles/{layer}.json`.
 async fn tilejson(
-    State(s): State<Arc<AppState>>,
+    Extension(s): Extension<Arc<AppState>>,
     Extension(base): Extension<BaseUrl>,
     Path(file): Path<String>,
     Query(q): Query<Params>,
@@ -914,7 +946,7 @@ async fn tilejson(
 
 /// A Mapbox Vector Tile: `/tiles/{layer}/{z}/{x}/{y}.mvt`.
 async fn vector_tile(
-    State(s): State<Arc<AppState>>,
+    Extension(s): Extension<Arc<AppState>>,
     Path((layer, z, x, y)): Path<(String, String, String, String)>,
     Query(q): Query<Params>,
 ) -> Response {
@@ -951,15 +983,15 @@ async fn map_page(Query(q): Query<Params>) -> Response {
 }
 
 /// The map page's library files.
-async fn map_asset(State(s): State<Arc<AppState>>, Path(file): Path<String>) -> Response {
-    match s.map.get(&file) {
+async fn map_asset(Extension(s): Extension<Arc<AppState>>, Path(file): Path<String>) -> Response {
+    match s.settings.map.get(&file) {
         Some((bytes, media)) => ([(header::CONTENT_TYPE, *media)], bytes.clone()).into_response(),
-        None if !s.map.installed() => problem(
+        None if !s.settings.map.installed() => problem(
             StatusCode::NOT_FOUND,
             "Map library not installed",
             &format!(
                 "no Leaflet in {}: run `npm ci --prefix web` (see the README) and restart",
-                s.map.dir.display()
+                s.settings.map.dir.display()
             ),
         ),
         None => problem(
