@@ -11,12 +11,19 @@ use common::*;
 use serde_json::Value;
 
 fn refresh(out: &Path, extra: &[&str]) -> std::process::Output {
-    bin()
-        .args(["refresh", "--rejects", "/dev/null", "--out"])
+    refresh_threads(out, extra, None)
+}
+
+/// A refresh with `threads` worker threads (RAYON_NUM_THREADS), or the default.
+fn refresh_threads(out: &Path, extra: &[&str], threads: Option<usize>) -> std::process::Output {
+    let mut c = bin();
+    c.args(["refresh", "--rejects", "/dev/null", "--out"])
         .arg(out)
-        .args(extra)
-        .output()
-        .expect("binary runs")
+        .args(extra);
+    if let Some(n) = threads {
+        c.env("RAYON_NUM_THREADS", n.to_string());
+    }
+    c.output().expect("binary runs")
 }
 
 fn current(out: &Path) -> PathBuf {
@@ -49,7 +56,8 @@ fn assert_complete(run: &Path) {
 fn two_refreshes_of_the_same_input_are_identical_and_retention_keeps_the_newest() {
     let dir = tmp();
     let out = dir.path().join("pub");
-    let first = refresh(&out, &["--retain", "2"]);
+    // One worker thread, then two: the same bytes.
+    let first = refresh_threads(&out, &["--retain", "2"], Some(1));
     assert!(
         first.status.success(),
         "{}",
@@ -58,7 +66,7 @@ fn two_refreshes_of_the_same_input_are_identical_and_retention_keeps_the_newest(
     let a = current(&out);
     assert_complete(&a);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let second = refresh(&out, &["--retain", "2"]);
+    let second = refresh_threads(&out, &["--retain", "2"], Some(2));
     assert!(second.status.success());
     let b = current(&out);
     assert_ne!(a, b, "a new run each time");

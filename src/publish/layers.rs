@@ -23,45 +23,73 @@ pub struct PublishedLayer {
     pub members: Option<Vec<Vec<u32>>>,
 }
 
-/// Builds every published layer. Layers that cannot be made (e.g. fewer than three months
-/// for emerging hotspots) are left out with a message on stderr.
+/// The independent parts of the work, run in parallel.
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Districts,
+    Hotspots(&'static str, &'static str, Purpose),
+    Cells,
+}
+
+/// Builds every published layer, in a fixed order, the independent parts in parallel
+/// (the results do not depend on the thread count). Layers that cannot be made (e.g. fewer
+/// than three months for emerging hotspots) are left out with a message on stderr.
 pub fn build_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishError> {
+    use rayon::prelude::*;
+    let jobs = [
+        Job::Districts,
+        Job::Hotspots("hotspots", "Density hotspots", Purpose::All),
+        Job::Hotspots("grip", "Grip patrol places", Purpose::Grip),
+        Job::Hotspots("diversion", "Diversion hotspots", Purpose::Diversion),
+        Job::Cells,
+    ];
+    let parts: Vec<Vec<PublishedLayer>> = jobs
+        .par_iter()
+        .map(|&j| run_job(inp, j))
+        .collect::<Result<_, _>>()?;
+    Ok(parts.into_iter().flatten().collect())
+}
+
+fn run_job(inp: &Inputs<'_>, job: Job) -> Result<Vec<PublishedLayer>, super::PublishError> {
+    let analysis = |e: String| super::PublishError::Analysis(e);
+    match job {
+        Job::Districts => Ok(vec![PublishedLayer {
+            id: "districts".into(),
+            title: "Districts".into(),
+            description: "The 13 Kent and Medway districts (ONS boundaries, generalised)".into(),
+            table: tables::districts(inp.pack)?,
+            members: None,
+        }]),
+        Job::Hotspots(id, title, purpose) => {
+            let layer = build_layer(
+                inp,
+                &HotspotRequest {
+                    purpose,
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| analysis(format!("{id}: {e}")))?;
+            // When to act at each place: its peak windows against the whole area's profile.
+            let table = tables::hotspots(inp, &layer, &IncidentFilter::default())?;
+            Ok(vec![PublishedLayer {
+                id: id.into(),
+                title: title.into(),
+                description: format!(
+                    "Ranked {} hotspots: counts, harm, PAI, what is inside and when to patrol",
+                    purpose.slug()
+                ),
+                table,
+                members: Some(layer.spots.iter().map(|h| h.members.clone()).collect()),
+            }])
+        }
+        Job::Cells => cell_layers(inp),
+    }
+}
+
+/// Gi*, the counts and emerging hotspots, on the same H3 cells placed once.
+fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishError> {
     let analysis = |e: String| super::PublishError::Analysis(e);
     let mut out = Vec::new();
-    out.push(PublishedLayer {
-        id: "districts".into(),
-        title: "Districts".into(),
-        description: "The 13 Kent and Medway districts (ONS boundaries, generalised)".into(),
-        table: tables::districts(inp.pack)?,
-        members: None,
-    });
-    for (id, title, purpose) in [
-        ("hotspots", "Density hotspots", Purpose::All),
-        ("grip", "Grip patrol places", Purpose::Grip),
-        ("diversion", "Diversion hotspots", Purpose::Diversion),
-    ] {
-        let layer = build_layer(
-            inp,
-            &HotspotRequest {
-                purpose,
-                ..Default::default()
-            },
-        )
-        .map_err(|e| analysis(format!("{id}: {e}")))?;
-        // When to act at each place: its peak windows against the whole area's profile.
-        let table = tables::hotspots(inp, &layer, &IncidentFilter::default())?;
-        out.push(PublishedLayer {
-            id: id.into(),
-            title: title.into(),
-            description: format!(
-                "Ranked {} hotspots: counts, harm, PAI, what is inside and when to patrol",
-                purpose.slug()
-            ),
-            table,
-            members: Some(layer.spots.iter().map(|h| h.members.clone()).collect()),
-        });
-    }
-    // Gi*, the counts and emerging hotspots all use the same H3 cells: place them once.
     let req = GiRequest::default();
     let placed = PlacedCells::new(inp, &req).map_err(analysis)?;
     let gi = gi_layer_on(inp, &req, placed.clone());

@@ -200,8 +200,14 @@ pub fn publish(
     let tmp = out_dir.join(format!("{TMP_PREFIX}{run_id}-{}", std::process::id()));
     std::fs::create_dir_all(tmp.join("layers")).map_err(io_err(&tmp))?;
 
+    // The layers and the heatmap surface, computed side by side.
+    let (layers, surface) = rayon::join(
+        || build_layers(inp),
+        || compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap),
+    );
+    let layers: Vec<PublishedLayer> = layers?;
+    let surface = surface.map_err(|e| PublishError::Analysis(format!("heatmap: {e}")))?;
     // Layers: GeoJSON in both CRSs and a GeoPackage, with each layer's members.
-    let layers: Vec<PublishedLayer> = build_layers(inp)?;
     // The data's last incident start stamps the GeoPackages, so reruns are identical.
     let last_change = inp
         .store
@@ -241,8 +247,6 @@ pub fn publish(
         });
     }
     // The heatmap surface, the incidents for selections, the boundaries.
-    let surface = compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap)
-        .map_err(|e| PublishError::Analysis(format!("heatmap: {e}")))?;
     let tif = tmp.join("density.tif");
     crate::density::raster::write_geotiff(&tif, &surface.grid, &surface.values)
         .map_err(io_err(&tif))?;
