@@ -64,8 +64,46 @@ pub fn expand_globs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Runs `hotspots refresh`.
-pub fn run(mut a: RefreshArgs) -> Result<()> {
+/// Runs `hotspots refresh`: publishes, or exits with [`EXIT_GATE`] or [`EXIT_BUSY`].
+pub fn run(a: RefreshArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let outcome = match refresh(a) {
+        Ok(o) => o,
+        Err(e) => match e.downcast_ref::<crate::publish::PublishError>() {
+            Some(crate::publish::PublishError::Gate(_)) => {
+                eprintln!("error: {e}");
+                std::process::exit(EXIT_GATE);
+            }
+            Some(crate::publish::PublishError::Busy(_)) => {
+                eprintln!("error: {e}");
+                std::process::exit(EXIT_BUSY);
+            }
+            _ => return Err(e),
+        },
+    };
+    let m = &outcome.manifest;
+    for g in &m.forced_past {
+        eprintln!("warning: published past a refusing gate (--force): {g}");
+    }
+    for l in &m.layers {
+        eprintln!("  {:<10} {:>6} features", l.id, l.features);
+    }
+    for p in &outcome.pruned {
+        eprintln!("  removed old snapshot {}", p.display());
+    }
+    eprintln!(
+        "published {} ({} incidents) in {:.1} s -> {}",
+        m.run_id,
+        m.inputs.accepted,
+        started.elapsed().as_secs_f64(),
+        outcome.run_dir.display()
+    );
+    Ok(())
+}
+
+/// One refresh: the configured sources (with `a`'s flags over them) published as a new
+/// snapshot. Used by the command and by the service's scheduled refresh.
+pub fn refresh(mut a: RefreshArgs) -> Result<crate::publish::PublishOutcome> {
     let (config, config_sha256) = match &a.config {
         Some(p) => {
             let bytes = std::fs::read(p).with_context(|| format!("{}", p.display()))?;
@@ -83,7 +121,6 @@ pub fn run(mut a: RefreshArgs) -> Result<()> {
         .clone()
         .or(config.refresh.out.clone())
         .context("--out DIR (or refresh.out in the config) is required")?;
-    let started = std::time::Instant::now();
     let l = a.input.load()?;
     let pack_text = match &a.input.pack.boundaries {
         Some(p) => std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
@@ -106,34 +143,10 @@ pub fn run(mut a: RefreshArgs) -> Result<()> {
             ..Default::default()
         },
     };
-    let outcome = match publish(&l.inputs(&index, &harm), &l.report, &pack_text, &opts) {
-        Ok(o) => o,
-        Err(e @ crate::publish::PublishError::Gate(_)) => {
-            eprintln!("error: {e}");
-            std::process::exit(EXIT_GATE);
-        }
-        Err(e @ crate::publish::PublishError::Busy(_)) => {
-            eprintln!("error: {e}");
-            std::process::exit(EXIT_BUSY);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let m = &outcome.manifest;
-    for g in &m.forced_past {
-        eprintln!("warning: published past a refusing gate (--force): {g}");
-    }
-    for l in &m.layers {
-        eprintln!("  {:<10} {:>6} features", l.id, l.features);
-    }
-    for p in &outcome.pruned {
-        eprintln!("  removed old snapshot {}", p.display());
-    }
-    eprintln!(
-        "published {} ({} incidents) in {:.1} s -> {}",
-        m.run_id,
-        m.inputs.accepted,
-        started.elapsed().as_secs_f64(),
-        outcome.run_dir.display()
-    );
-    Ok(())
+    Ok(publish(
+        &l.inputs(&index, &harm),
+        &l.report,
+        &pack_text,
+        &opts,
+    )?)
 }

@@ -56,6 +56,46 @@ pub fn fill_from_config(input: &mut IncidentArgs, config: &ServeConfig) {
     }
 }
 
+/// Runs the refresh into `dir` every day at `at` (Europe/London) on a thread of its own;
+/// the watcher then serves what it publishes. Outcomes go to stderr and `/status`; a
+/// failed run leaves the served snapshot as it was.
+fn spawn_schedule(live: Arc<Live>, at: jiff::civil::Time, config: Option<PathBuf>, dir: PathBuf) {
+    std::thread::spawn(move || loop {
+        let now = jiff::Timestamp::now();
+        let Ok(next) = crate::publish::schedule::next_run(now, at) else {
+            eprintln!("scheduled refresh stopped: no next run time after {now}");
+            return;
+        };
+        live.status().next_refresh = Some(next.to_string());
+        loop {
+            let left = next.as_second() - jiff::Timestamp::now().as_second();
+            if left <= 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(left.clamp(1, 60) as u64));
+        }
+        let args = super::refresh::RefreshArgs {
+            config: config.clone(),
+            input: IncidentArgs {
+                pack: super::PackArg { boundaries: None },
+                incidents: Vec::new(),
+                offence_map: None,
+                rejects: PathBuf::from(DEFAULT_REJECTS),
+            },
+            out: Some(dir.clone()),
+            retain: None,
+            force: false,
+        };
+        let stamp = jiff::Timestamp::now();
+        let outcome = match super::refresh::refresh(args) {
+            Ok(o) => format!("{stamp}: published {}", o.manifest.run_id),
+            Err(e) => format!("{stamp}: failed, the served snapshot stays: {e:#}"),
+        };
+        eprintln!("scheduled refresh {outcome}");
+        live.status().last_refresh = Some(outcome);
+    });
+}
+
 /// Runs `hotspots serve`.
 pub fn run(mut a: ServeArgs) -> Result<()> {
     let config = match &a.config {
@@ -143,6 +183,13 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     let live = Arc::new(Live::new(state));
+    if let Some(at) = &config.refresh_at {
+        let dir = layers_dir.clone().context(
+            "refresh_at: the scheduled refresh publishes into --layers DIR; give --layers",
+        )?;
+        let at = crate::publish::schedule::parse_at(at).map_err(anyhow::Error::msg)?;
+        spawn_schedule(live.clone(), at, a.config.clone(), dir);
+    }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         if let Some(dir) = layers_dir {

@@ -23,6 +23,7 @@ pub mod gates;
 pub mod layers;
 pub mod manifest;
 pub mod read;
+pub mod schedule;
 pub mod write;
 
 pub use gates::{GateOptions, GateRefusal};

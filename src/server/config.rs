@@ -209,6 +209,9 @@ pub struct ServeConfig {
     /// Reverse proxies (addresses or networks) whose X-Forwarded-* headers are believed.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// `serve --layers DIR`: run the refresh into DIR every day at this Europe/London
+    /// time (`HH:MM`, DST-aware).
+    pub refresh_at: Option<String>,
     /// Boundary pack (GeoJSON).
     pub boundaries: Option<PathBuf>,
     /// Incident CSV files.
@@ -296,6 +299,9 @@ impl ServeConfig {
                 "refresh.retain",
                 "must keep at least 1 snapshot".into(),
             ));
+        }
+        if let Some(t) = &c.refresh_at {
+            crate::publish::schedule::parse_at(t).map_err(|e| invalid("refresh_at", e))?;
         }
         if let Some(u) = &c.public_url {
             super::base_url::parse_public_url(u)

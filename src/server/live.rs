@@ -22,6 +22,10 @@ pub struct WatchStatus {
     pub last_check: Option<String>,
     /// The last load that failed (the previous snapshot stayed), with its error.
     pub last_error: Option<String>,
+    /// The next scheduled refresh (`refresh_at`), RFC 3339 UTC.
+    pub next_refresh: Option<String>,
+    /// The last scheduled refresh: when, and what it published or why it failed.
+    pub last_refresh: Option<String>,
 }
 
 /// The served state and its history.
