@@ -6,7 +6,7 @@ use geo::orient::{Direction, Orient};
 use geo::{LineString, MultiPolygon};
 use serde_json::{json, Map, Value};
 
-use super::table::LayerTable;
+use super::table::{Attr, LayerTable};
 
 /// Coordinates of the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +108,148 @@ pub fn feature_json(t: &LayerTable, i: usize, crs: OutputCrs) -> Value {
     json!({"type": "Feature", "id": f.id, "geometry": geometry_json(g, crs), "properties": properties(t, i)})
 }
 
+/// Feature `i` of a table in `crs`, serialized straight from the table without building a
+/// JSON tree first: the same text as [`feature_json`] (members `type`, `id`, `geometry`,
+/// `properties`; MultiPolygon with RFC 7946 winding, rounded; every field in schema
+/// order, non-finite reals as null).
+#[derive(Debug, Clone, Copy)]
+pub struct FeatureRef<'a> {
+    /// The table.
+    pub table: &'a LayerTable,
+    /// The feature's index.
+    pub index: usize,
+    /// Output coordinates.
+    pub crs: OutputCrs,
+}
+
+struct Ring<'a>(&'a LineString<f64>, f64);
+
+impl serde::Serialize for Ring<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let scale = self.1;
+        let mut seq = s.serialize_seq(Some(self.0 .0.len()))?;
+        for c in &self.0 .0 {
+            seq.serialize_element(&[(c.x * scale).round() / scale, (c.y * scale).round() / scale])?;
+        }
+        seq.end()
+    }
+}
+
+struct Polys<'a>(&'a MultiPolygon<f64>, f64);
+
+impl serde::Serialize for Polys<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0 .0.len()))?;
+        for p in &self.0 .0 {
+            let mut rings = vec![Ring(p.exterior(), self.1)];
+            rings.extend(p.interiors().iter().map(|h| Ring(h, self.1)));
+            seq.serialize_element(&rings)?;
+        }
+        seq.end()
+    }
+}
+
+struct Props<'a>(&'a LayerTable, usize);
+
+impl serde::Serialize for Props<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let t = self.0;
+        let mut m = s.serialize_map(Some(t.fields.len()))?;
+        for (f, a) in t.fields.iter().zip(&t.features[self.1].attrs) {
+            match a {
+                Attr::Int(i) => m.serialize_entry(f.name, i)?,
+                Attr::Real(x) if x.is_finite() => m.serialize_entry(f.name, x)?,
+                Attr::Text(t) => m.serialize_entry(f.name, t)?,
+                Attr::Real(_) | Attr::Null => m.serialize_entry(f.name, &())?,
+            }
+        }
+        m.end()
+    }
+}
+
+impl serde::Serialize for FeatureRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let f = &self.table.features[self.index];
+        let g = match self.crs {
+            OutputCrs::Wgs84 => &f.wgs84,
+            OutputCrs::Bng => &f.bng,
+        };
+        let oriented = g.orient(Direction::Default);
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("type", "Feature")?;
+        m.serialize_entry("id", &f.id)?;
+        m.serialize_entry(
+            "geometry",
+            &Geometry {
+                kind: MultiPolygonTag::MultiPolygon,
+                polys: Polys(&oriented, rounding_scale(self.crs)),
+            },
+        )?;
+        m.serialize_entry("properties", &Props(self.table, self.index))?;
+        m.end()
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Geometry<'a> {
+    #[serde(rename = "type")]
+    kind: MultiPolygonTag,
+    #[serde(rename = "coordinates")]
+    polys: Polys<'a>,
+}
+
+#[derive(serde::Serialize, Default)]
+enum MultiPolygonTag {
+    #[default]
+    MultiPolygon,
+}
+
+/// The whole layer as a FeatureCollection, streamed from the table: the same text as
+/// [`feature_collection`] without building its JSON tree.
+pub struct FeatureCollectionRef<'a> {
+    /// The table.
+    pub table: &'a LayerTable,
+    /// Output coordinates.
+    pub crs: OutputCrs,
+    /// Members added to the layer's `metadata`.
+    pub extra: Value,
+}
+
+struct Features<'a>(&'a LayerTable, OutputCrs);
+
+impl serde::Serialize for Features<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((0..self.0.features.len()).map(|index| FeatureRef {
+            table: self.0,
+            index,
+            crs: self.1,
+        }))
+    }
+}
+
+impl serde::Serialize for FeatureCollectionRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut meta = self.table.metadata.clone();
+        if let (Value::Object(m), Value::Object(e)) = (&mut meta, self.extra.clone()) {
+            m.extend(e);
+        }
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("type", "FeatureCollection")?;
+        m.serialize_entry("name", &self.table.name)?;
+        m.serialize_entry("features", &Features(self.table, self.crs))?;
+        m.serialize_entry("metadata", &meta)?;
+        if self.crs == OutputCrs::Bng {
+            m.serialize_entry("crs", &bng_crs_member())?;
+        }
+        m.end()
+    }
+}
+
 /// The whole layer as a FeatureCollection with a top-level `metadata` member (the layer's,
 /// with the members of `extra` added); for EPSG:27700 a named `crs` member as well.
 pub fn feature_collection(t: &LayerTable, crs: OutputCrs, extra: Value) -> Value {
@@ -164,6 +306,50 @@ mod tests {
         );
     }
 
+    /// The streamed feature is the same text as the tree-built one.
+    #[test]
+    fn streamed_features_equal_built_ones() {
+        let mut t = LayerTable::new(
+            "t",
+            vec![
+                Field::new("n", FieldType::Integer, "n"),
+                Field::new("x", FieldType::Real, "x"),
+                Field::new("y", FieldType::Real, "y"),
+                Field::new("s", FieldType::Text, "s"),
+                Field::new("z", FieldType::Text, "z"),
+            ],
+            json!({}),
+        );
+        let outer = Rect::new((600_000.123, 150_000.456), (601_000.0, 151_000.0)).to_polygon();
+        let hole = Rect::new((600_100.0, 150_100.0), (600_200.0, 150_200.0)).to_polygon();
+        let with_hole = Polygon::new(outer.exterior().clone(), vec![hole.exterior().clone()]);
+        let other = Rect::new((602_000.0, 150_000.0), (602_500.0, 150_700.0)).to_polygon();
+        let bng = MultiPolygon::new(vec![with_hole, other]);
+        let wgs = transform(&bng, &Transformer::bng_to_wgs84().unwrap()).unwrap();
+        t.push(
+            "f-1".into(),
+            bng,
+            wgs,
+            vec![
+                Attr::Int(-3),
+                Attr::Real(0.1 + 0.2),
+                Attr::Real(f64::NAN),
+                Attr::Text("a \"quoted\" é".into()),
+                Attr::Null,
+            ],
+        )
+        .unwrap();
+        for crs in [OutputCrs::Wgs84, OutputCrs::Bng] {
+            let streamed = serde_json::to_string(&FeatureRef {
+                table: &t,
+                index: 0,
+                crs,
+            })
+            .unwrap();
+            assert_eq!(streamed, feature_json(&t, 0, crs).to_string(), "{crs:?}");
+        }
+    }
+
     #[test]
     fn collections_carry_the_schema_and_a_named_crs_in_bng() {
         let mut t = LayerTable::new(
@@ -190,5 +376,18 @@ mod tests {
         assert!(feature_collection(&t, OutputCrs::Wgs84, json!({}))
             .get("crs")
             .is_none());
+        // Streamed, the same text.
+        for crs in [OutputCrs::Wgs84, OutputCrs::Bng] {
+            let streamed = serde_json::to_string(&FeatureCollectionRef {
+                table: &t,
+                crs,
+                extra: json!({"extra": true}),
+            })
+            .unwrap();
+            assert_eq!(
+                streamed,
+                feature_collection(&t, crs, json!({"extra": true})).to_string()
+            );
+        }
     }
 }

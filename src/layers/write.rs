@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::geojson::{feature_collection, OutputCrs};
+use super::geojson::{FeatureCollectionRef, OutputCrs};
 use super::table::LayerTable;
 
 /// An output format.
@@ -177,8 +177,15 @@ fn write_to(
     match format {
         LayerFormat::GeoJson => {
             let mut w = file().map_err(io)?;
-            serde_json::to_writer(&mut w, &feature_collection(t, crs, extra))
-                .map_err(|e| io(e.into()))?;
+            serde_json::to_writer(
+                &mut w,
+                &FeatureCollectionRef {
+                    table: t,
+                    crs,
+                    extra,
+                },
+            )
+            .map_err(|e| io(e.into()))?;
             w.flush().map_err(io)?;
         }
         LayerFormat::GeoPackage => super::gpkg::write_gpkg(t, crs, tmp, gpkg_last_change)
@@ -220,9 +227,12 @@ pub fn layer_bytes(
             write_to(t, crs, extra, format, tmp.path(), &here, None)?;
             std::fs::read(tmp.path()).map_err(io)
         }
-        LayerFormat::GeoJson => {
-            serde_json::to_vec(&feature_collection(t, crs, extra)).map_err(|e| io(e.into()))
-        }
+        LayerFormat::GeoJson => serde_json::to_vec(&FeatureCollectionRef {
+            table: t,
+            crs,
+            extra,
+        })
+        .map_err(|e| io(e.into())),
         LayerFormat::FlatGeobuf => {
             let mut v = Vec::new();
             super::fgb::write_fgb(t, crs, &mut v).map_err(|source| WriteError::Fgb {

@@ -3,10 +3,11 @@
 //! [`LayerTable`] (the schema every output shares) with its GeoJSON features rendered once.
 
 use geo::BoundingRect;
+use serde_json::value::{to_raw_value, RawValue};
 use serde_json::Value;
 
 use crate::hotspots::Inputs;
-use crate::layers::geojson::{feature_json, output_geometry};
+use crate::layers::geojson::{output_geometry, FeatureRef};
 use crate::layers::{LayerTable, OutputCrs};
 
 /// One collection: its description, its table and its features rendered as GeoJSON in
@@ -21,12 +22,12 @@ pub struct Collection {
     pub description: String,
     /// The layer: schema, typed attributes, geometry in both CRSs, metadata.
     pub table: LayerTable,
-    /// Features (GeoJSON, WGS84), in table order.
-    pub features: Vec<Value>,
+    /// Features as GeoJSON text (WGS84), in table order, rendered once.
+    pub features: Vec<Box<RawValue>>,
     /// Each feature's bbox [minx, miny, maxx, maxy], degrees.
     pub bboxes: Vec<[f64; 4]>,
     /// The same features in EPSG:27700 (OGC API – Features Part 2).
-    pub features_bng: Vec<Value>,
+    pub features_bng: Vec<Box<RawValue>>,
     /// Their bboxes, metres.
     pub bboxes_bng: Vec<[f64; 4]>,
     /// For layers that count incidents: each feature's incident rows, so a request can
@@ -44,19 +45,33 @@ fn bbox_of(mp: &geo::MultiPolygon<f64>) -> [f64; 4] {
 }
 
 impl Collection {
-    /// A collection of `table`'s features.
-    pub fn from_table(id: &str, title: &str, description: &str, table: LayerTable) -> Self {
+    /// A collection of `table`'s features (their GeoJSON text rendered once, straight from
+    /// the table).
+    pub fn from_table(
+        id: &str,
+        title: &str,
+        description: &str,
+        table: LayerTable,
+    ) -> Result<Self, serde_json::Error> {
         let n = table.features.len();
-        Collection {
+        let render = |crs| {
+            (0..n)
+                .map(|index| {
+                    to_raw_value(&FeatureRef {
+                        table: &table,
+                        index,
+                        crs,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let (features, features_bng) = (render(OutputCrs::Wgs84)?, render(OutputCrs::Bng)?);
+        Ok(Collection {
             id: id.into(),
             title: title.into(),
             description: description.into(),
-            features: (0..n)
-                .map(|i| feature_json(&table, i, OutputCrs::Wgs84))
-                .collect(),
-            features_bng: (0..n)
-                .map(|i| feature_json(&table, i, OutputCrs::Bng))
-                .collect(),
+            features,
+            features_bng,
             // Bboxes of the geometry as served (rounded), so filters and extents are the
             // same whether the layers were computed here or read from a snapshot.
             bboxes: table
@@ -72,7 +87,7 @@ impl Collection {
             table,
             members: None,
             period_min: None,
-        }
+        })
     }
 
     /// The layer's metadata.
@@ -104,7 +119,7 @@ impl Collection {
 /// Builds every collection from the inputs (see [`crate::publish::layers::build_layers`]).
 pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
     let layers = crate::publish::layers::build_layers(inp)?;
-    Ok(collections_of(layers, inp.store))
+    Ok(collections_of(layers, inp.store)?)
 }
 
 /// The collections of published layers; layers that take selections get the period of
@@ -112,7 +127,7 @@ pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
 pub fn collections_of(
     layers: Vec<crate::publish::layers::PublishedLayer>,
     store: &crate::incidents::IncidentStore,
-) -> Vec<Collection> {
+) -> Result<Vec<Collection>, serde_json::Error> {
     let period = store
         .from_min
         .iter()
@@ -122,12 +137,12 @@ pub fn collections_of(
     layers
         .into_iter()
         .map(|l| {
-            let mut c = Collection::from_table(&l.id, &l.title, &l.description, l.table);
+            let mut c = Collection::from_table(&l.id, &l.title, &l.description, l.table)?;
             if l.members.is_some() {
                 c.period_min = period;
             }
             c.members = l.members;
-            c
+            Ok(c)
         })
         .collect()
 }

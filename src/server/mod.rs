@@ -107,7 +107,7 @@ impl AppState {
             finished_at: p.manifest.finished_at.clone(),
             incidents: p.report.accepted,
         };
-        let collections = collections::collections_of(p.layers, &p.store);
+        let collections = collections::collections_of(p.layers, &p.store)?;
         let opts = SurfaceOptions {
             bandwidth: BandwidthRule::Fixed(p.heatmap.bandwidth_m),
             cell_m: p.heatmap.cell_m,

@@ -651,19 +651,34 @@ async fn items(
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     let offset = offset.unwrap_or(0);
     let source = if bng { &c.features_bng } else { &c.features };
-    let page: Vec<std::borrow::Cow<'_, Value>> = matched
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|&i| match &selected {
-            None => std::borrow::Cow::Borrowed(&source[i]),
-            Some(n) => {
-                let mut f = source[i].clone();
+    let page_rows: Vec<usize> = matched.iter().skip(offset).take(limit).copied().collect();
+    // Features as rendered at start; with a selection, each with its own sel_count.
+    let owned: Vec<Box<serde_json::value::RawValue>> = match &selected {
+        None => Vec::new(),
+        Some(n) => {
+            let mut v = Vec::with_capacity(page_rows.len());
+            for &i in &page_rows {
+                let mut f: Value = serde_json::from_str(source[i].get()).unwrap_or(Value::Null);
                 f["properties"]["sel_count"] = json!(n[i]);
-                std::borrow::Cow::Owned(f)
+                match serde_json::value::to_raw_value(&f) {
+                    Ok(r) => v.push(r),
+                    Err(e) => {
+                        return problem(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "Feature not rendered",
+                            &e.to_string(),
+                        )
+                    }
+                }
             }
-        })
-        .collect();
+            v
+        }
+    };
+    let page: Vec<&serde_json::value::RawValue> = if selected.is_some() {
+        owned.iter().map(|r| r.as_ref()).collect()
+    } else {
+        page_rows.iter().map(|&i| source[i].as_ref()).collect()
+    };
     let here = |f: Option<&str>| items_url(&base, &id, &q, Some((limit, offset)), f);
     let mut links = vec![
         link(here(None), "self", "application/geo+json", "this page"),
@@ -739,26 +754,51 @@ async fn items(
         "application/json",
         "the collection",
     ));
-    let mut fc = json!({
-        "type": "FeatureCollection",
-        "numberMatched": matched.len(),
-        "numberReturned": page.len(),
-        "features": page,
-        "links": links,
-    });
-    if bng {
-        fc["crs"] = crate::layers::geojson::bng_crs_member();
-    }
+    // The page is written around the features' text, which is not parsed again.
+    let body = ItemsPage {
+        kind: "FeatureCollection",
+        number_matched: matched.len(),
+        number_returned: page.len(),
+        features: page,
+        links,
+        crs: bng.then(crate::layers::geojson::bng_crs_member),
+    };
+    let text = match serde_json::to_string(&body) {
+        Ok(t) => t,
+        Err(e) => {
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Page not rendered",
+                &e.to_string(),
+            )
+        }
+    };
     if format == ItemsFormat::Html {
+        let fc: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         return (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             super::html::render_items(c, &fc, &base, s.settings.map.installed(), !bng),
         )
             .into_response();
     }
-    let mut r = json_response("application/geo+json", fc);
+    let mut r = ([(header::CONTENT_TYPE, "application/geo+json")], text).into_response();
     set_content_crs(&mut r, bng);
     r
+}
+
+/// An items page (OGC API – Features), serialized around the features' prepared text.
+#[derive(serde::Serialize)]
+struct ItemsPage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    #[serde(rename = "numberReturned")]
+    number_returned: usize,
+    features: Vec<&'a serde_json::value::RawValue>,
+    links: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crs: Option<Value>,
 }
 
 async fn item(
@@ -778,7 +818,7 @@ async fn item(
     let source = if bng { &c.features_bng } else { &c.features };
     match c.table.features.iter().position(|f| f.id == fid) {
         Some(i) => {
-            let mut f = source[i].clone();
+            let mut f: Value = serde_json::from_str(source[i].get()).unwrap_or(Value::Null);
             let u = base.join(&format!("/collections/{id}/items/{fid}"));
             f["links"] = json!([
                 link(u.clone(), "self", "application/geo+json", "this feature"),

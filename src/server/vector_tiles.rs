@@ -1,7 +1,7 @@
 //! Mapbox Vector Tiles (specification 2.1) of the served collections, in the Web Mercator
 //! XYZ scheme, and their TileJSON 3.0.0 descriptions.
 //!
-//! At start every collection's EPSG:27700 polygons are projected once to Web Mercator
+//! On a layer's first tile its EPSG:27700 polygons are projected once to Web Mercator
 //! metres (EPSG:3857, by PROJ), simplified once per zoom level (Ramer–Douglas–Peucker with
 //! a tolerance of one tile unit) and indexed by bounding box (rstar). A tile request then
 //! only selects, clips to the tile plus [`BUFFER`] units (geo's boolean operations),
@@ -150,6 +150,14 @@ pub struct VectorLayer {
     pub fields: BTreeMap<String, &'static str>,
     /// WGS84 bounds [west, south, east, north], degrees.
     pub bounds_deg: [f64; 4],
+    /// The layer's table, prepared for tiling on first use.
+    source: crate::layers::LayerTable,
+    prepared: std::sync::OnceLock<Prepared>,
+}
+
+/// A layer projected, simplified per zoom and indexed.
+#[derive(Debug, Default)]
+struct Prepared {
     features: Vec<TileFeature>,
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
 }
@@ -206,82 +214,95 @@ fn snap_ring(ls: &LineString<f64>, b: &[f64; 4], exterior: bool) -> Option<LineS
     Some(LineString::new(pts))
 }
 
-impl VectorLayer {
-    /// Prepares `c` (its EPSG:27700 features) for tiling; `minzoom` is the first zoom
-    /// that carries features.
-    pub fn from_collection(c: &Collection, minzoom: u8) -> Result<Self, CrsError> {
-        Self::from_collection_with(c, minzoom, &Transformer::bng_to_web_mercator()?)
+/// Projects `t`'s EPSG:27700 features to Web Mercator (PROJ), simplifies each once per
+/// zoom (Ramer–Douglas–Peucker, one tile unit) and indexes their bounding boxes.
+fn prepare(t: &crate::layers::LayerTable) -> Result<Prepared, CrsError> {
+    let to_merc = Transformer::bng_to_web_mercator()?;
+    let mut features = Vec::with_capacity(t.features.len());
+    let mut boxes = Vec::new();
+    for f in &t.features {
+        let mp = transform(&f.bng, &to_merc)?;
+        let Some(r) = geo::BoundingRect::bounding_rect(&mp) else {
+            continue;
+        };
+        // Simplify from fine to coarse, each level from the one below it.
+        let mut levels: Vec<Option<MultiPolygon<f64>>> =
+            vec![None; usize::from(SIMPLIFY_MAX_ZOOM) + 1];
+        let mut finer_count = mp.coords_count();
+        let mut finer = mp.clone();
+        for z in (0..=SIMPLIFY_MAX_ZOOM).rev() {
+            let s = finer.simplify(unit_m(z));
+            let n = s.coords_count();
+            if n < finer_count {
+                finer_count = n;
+                finer = s.clone();
+                levels[usize::from(z)] = Some(s);
+            }
+        }
+        let tags = t
+            .fields
+            .iter()
+            .zip(&f.attrs)
+            .filter_map(|(fd, a)| Some((fd.name.to_string(), tile_value(a)?)))
+            .collect();
+        boxes.push(GeomWithData::new(
+            Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+            features.len(),
+        ));
+        features.push(TileFeature {
+            full: mp,
+            levels,
+            tags,
+        });
     }
+    Ok(Prepared {
+        features,
+        tree: RTree::bulk_load(boxes),
+    })
+}
 
-    /// [`VectorLayer::from_collection`] with a transformation made once for every layer
-    /// (creating a PROJ transformation costs about a tenth of a second).
-    pub fn from_collection_with(
-        c: &Collection,
-        minzoom: u8,
-        to_merc: &Transformer,
-    ) -> Result<Self, CrsError> {
+impl VectorLayer {
+    /// The layer of collection `c`; `minzoom` is the first zoom that carries features.
+    /// Its features are projected, simplified and indexed when it is first tiled, so a
+    /// service starts without that work.
+    pub fn from_collection(c: &Collection, minzoom: u8) -> Self {
         let t = &c.table;
-        let mut features = Vec::with_capacity(t.features.len());
         let fields = t
             .fields
             .iter()
             .map(|f| (f.name.to_string(), f.ty.tilejson()))
             .collect();
-        let mut boxes = Vec::new();
-        for f in &t.features {
-            let mp = transform(&f.bng, to_merc)?;
-            let Some(r) = geo::BoundingRect::bounding_rect(&mp) else {
-                continue;
-            };
-            // Simplify from fine to coarse, each level from the one below it.
-            let mut levels: Vec<Option<MultiPolygon<f64>>> =
-                vec![None; usize::from(SIMPLIFY_MAX_ZOOM) + 1];
-            let mut finer_count = mp.coords_count();
-            let mut finer = mp.clone();
-            for z in (0..=SIMPLIFY_MAX_ZOOM).rev() {
-                let s = finer.simplify(unit_m(z));
-                let n = s.coords_count();
-                if n < finer_count {
-                    finer_count = n;
-                    finer = s.clone();
-                    levels[usize::from(z)] = Some(s);
-                }
-            }
-            let tags = t
-                .fields
-                .iter()
-                .zip(&f.attrs)
-                .filter_map(|(fd, a)| Some((fd.name.to_string(), tile_value(a)?)))
-                .collect();
-            boxes.push(GeomWithData::new(
-                Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                features.len(),
-            ));
-            features.push(TileFeature {
-                full: mp,
-                levels,
-                tags,
-            });
-        }
-        Ok(VectorLayer {
+        VectorLayer {
             id: c.id.clone(),
             description: c.description.clone(),
             minzoom,
             fields,
             bounds_deg: c.extent(),
-            features,
-            tree: RTree::bulk_load(boxes),
+            source: t.clone(),
+            prepared: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The layer ready for tiling: projected to Web Mercator, simplified per zoom and
+    /// indexed, once (concurrent first callers wait for one preparation).
+    fn prepared(&self) -> &Prepared {
+        self.prepared.get_or_init(|| match prepare(&self.source) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("vector tiles of '{}' unavailable: {e}", self.id);
+                Prepared::default()
+            }
         })
     }
 
     /// Number of features.
     pub fn len(&self) -> usize {
-        self.features.len()
+        self.source.features.len()
     }
 
     /// True when the layer has no features.
     pub fn is_empty(&self) -> bool {
-        self.features.is_empty()
+        self.source.features.is_empty()
     }
 
     /// The MVT layer for tile `t` (features in index order), or `None` when empty.
@@ -303,7 +324,8 @@ impl VectorLayer {
             },
         )
         .to_polygon();
-        let mut hits: Vec<usize> = self
+        let prepared = self.prepared();
+        let mut hits: Vec<usize> = prepared
             .tree
             .locate_in_envelope_intersecting(&AABB::from_corners(
                 [clip[0], clip[1]],
@@ -315,7 +337,7 @@ impl VectorLayer {
         let mut tags = TagsBuilder::new();
         let mut out = Vec::with_capacity(hits.len());
         for i in hits {
-            let f = &self.features[i];
+            let f = &prepared.features[i];
             let g = f.at_zoom(t.z);
             let inside = geo::BoundingRect::bounding_rect(g).is_some_and(|r| {
                 r.min().x >= clip[0]
@@ -431,13 +453,12 @@ pub fn default_minzoom(collection_id: &str) -> u8 {
 }
 
 impl VectorTiles {
-    /// Prepares every collection.
+    /// The vector layers of every collection (each prepared on its first tile).
     pub fn new(collections: &[Collection]) -> Result<Self, CrsError> {
-        let to_merc = Transformer::bng_to_web_mercator()?;
         let layers = collections
             .iter()
-            .map(|c| VectorLayer::from_collection_with(c, default_minzoom(&c.id), &to_merc))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|c| VectorLayer::from_collection(c, default_minzoom(&c.id)))
+            .collect();
         Ok(VectorTiles {
             layers,
             cache: quick_cache::sync::Cache::new(CACHE_TILES),
