@@ -4,9 +4,9 @@
 
 use geo::orient::{Direction, Orient};
 use geo::{LineString, MultiPolygon};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::table::{Attr, LayerTable};
+use super::table::LayerTable;
 
 /// Coordinates of the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,14 +43,6 @@ pub fn bng_crs_member() -> Value {
     json!({"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::27700"}})
 }
 
-fn ring(ls: &LineString<f64>, scale: f64) -> Value {
-    Value::Array(
-        ls.0.iter()
-            .map(|c| json!([(c.x * scale).round() / scale, (c.y * scale).round() / scale]))
-            .collect(),
-    )
-}
-
 /// Coordinate rounding of the output: 7 decimals of a degree (~1 cm) or 2 of a metre.
 pub fn rounding_scale(crs: OutputCrs) -> f64 {
     match crs {
@@ -72,44 +64,8 @@ pub fn output_geometry(mp: &MultiPolygon<f64>, crs: OutputCrs) -> MultiPolygon<f
     m
 }
 
-/// A GeoJSON MultiPolygon with RFC 7946 winding, rounded to 7 decimals (degrees) or 2
-/// (metres). Always multi, even with one part: clients that take a layer's geometry type
-/// from its first features (QGIS, GDAL) then never meet a second type.
-pub fn geometry_json(mp: &MultiPolygon<f64>, crs: OutputCrs) -> Value {
-    let scale = rounding_scale(crs);
-    let oriented = mp.orient(Direction::Default);
-    let polys: Vec<Value> = oriented
-        .iter()
-        .map(|p| {
-            let mut rings = vec![ring(p.exterior(), scale)];
-            rings.extend(p.interiors().iter().map(|h| ring(h, scale)));
-            Value::Array(rings)
-        })
-        .collect();
-    json!({"type": "MultiPolygon", "coordinates": polys})
-}
-
-/// The properties of feature `i`: every field of the schema, in order, scalars only.
-pub fn properties(t: &LayerTable, i: usize) -> Map<String, Value> {
-    t.fields
-        .iter()
-        .zip(&t.features[i].attrs)
-        .map(|(f, a)| (f.name.to_string(), a.to_json()))
-        .collect()
-}
-
-/// Feature `i` as a GeoJSON Feature.
-pub fn feature_json(t: &LayerTable, i: usize, crs: OutputCrs) -> Value {
-    let f = &t.features[i];
-    let g = match crs {
-        OutputCrs::Wgs84 => &f.wgs84,
-        OutputCrs::Bng => &f.bng,
-    };
-    json!({"type": "Feature", "id": f.id, "geometry": geometry_json(g, crs), "properties": properties(t, i)})
-}
-
 /// Feature `i` of a table in `crs`, serialized straight from the table without building a
-/// JSON tree first: the same text as [`feature_json`] (members `type`, `id`, `geometry`,
+/// JSON tree first (members `type`, `id`, `geometry`,
 /// `properties`; MultiPolygon with RFC 7946 winding, rounded; every field in schema
 /// order, non-finite reals as null).
 #[derive(Debug, Clone, Copy)]
@@ -159,12 +115,7 @@ impl serde::Serialize for Props<'_> {
         let t = self.0;
         let mut m = s.serialize_map(Some(t.fields.len()))?;
         for (f, a) in t.fields.iter().zip(&t.features[self.1].attrs) {
-            match a {
-                Attr::Int(i) => m.serialize_entry(f.name, i)?,
-                Attr::Real(x) if x.is_finite() => m.serialize_entry(f.name, x)?,
-                Attr::Text(t) => m.serialize_entry(f.name, t)?,
-                Attr::Real(_) | Attr::Null => m.serialize_entry(f.name, &())?,
-            }
+            m.serialize_entry(f.name, a)?;
         }
         m.end()
     }
@@ -208,8 +159,9 @@ enum MultiPolygonTag {
     MultiPolygon,
 }
 
-/// The whole layer as a FeatureCollection, streamed from the table: the same text as
-/// [`feature_collection`] without building its JSON tree.
+/// The whole layer as a FeatureCollection, streamed from the table without building its
+/// JSON tree: a top-level `metadata` member (the layer's, with the members of `extra`
+/// added) and, for EPSG:27700, a named `crs` member.
 pub struct FeatureCollectionRef<'a> {
     /// The table.
     pub table: &'a LayerTable,
@@ -250,29 +202,69 @@ impl serde::Serialize for FeatureCollectionRef<'_> {
     }
 }
 
-/// The whole layer as a FeatureCollection with a top-level `metadata` member (the layer's,
-/// with the members of `extra` added); for EPSG:27700 a named `crs` member as well.
-pub fn feature_collection(t: &LayerTable, crs: OutputCrs, extra: Value) -> Value {
-    let features: Vec<Value> = (0..t.features.len())
-        .map(|i| feature_json(t, i, crs))
-        .collect();
-    let mut meta = t.metadata.clone();
-    if let (Value::Object(m), Value::Object(e)) = (&mut meta, extra) {
-        m.extend(e);
-    }
-    let mut fc = json!({"type": "FeatureCollection", "name": t.name, "features": features, "metadata": meta});
-    if crs == OutputCrs::Bng {
-        fc["crs"] = bng_crs_member();
-    }
-    fc
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::crs::Transformer;
     use crate::layers::table::{transform, Attr, Field, FieldType};
     use geo::{Polygon, Rect};
+    use serde_json::Map;
+
+    // A reference built the plain way, as a JSON tree, for the streamed writers to match.
+
+    fn ring(ls: &LineString<f64>, scale: f64) -> Value {
+        Value::Array(
+            ls.0.iter()
+                .map(|c| json!([(c.x * scale).round() / scale, (c.y * scale).round() / scale]))
+                .collect(),
+        )
+    }
+
+    fn geometry_json(mp: &MultiPolygon<f64>, crs: OutputCrs) -> Value {
+        let scale = rounding_scale(crs);
+        let oriented = mp.orient(Direction::Default);
+        let polys: Vec<Value> = oriented
+            .iter()
+            .map(|p| {
+                let mut rings = vec![ring(p.exterior(), scale)];
+                rings.extend(p.interiors().iter().map(|h| ring(h, scale)));
+                Value::Array(rings)
+            })
+            .collect();
+        json!({"type": "MultiPolygon", "coordinates": polys})
+    }
+
+    fn properties(t: &LayerTable, i: usize) -> Map<String, Value> {
+        t.fields
+            .iter()
+            .zip(&t.features[i].attrs)
+            .map(|(f, a)| (f.name.to_string(), a.to_json()))
+            .collect()
+    }
+
+    fn feature_json(t: &LayerTable, i: usize, crs: OutputCrs) -> Value {
+        let f = &t.features[i];
+        let g = match crs {
+            OutputCrs::Wgs84 => &f.wgs84,
+            OutputCrs::Bng => &f.bng,
+        };
+        json!({"type": "Feature", "id": f.id, "geometry": geometry_json(g, crs), "properties": properties(t, i)})
+    }
+
+    fn feature_collection(t: &LayerTable, crs: OutputCrs, extra: Value) -> Value {
+        let features: Vec<Value> = (0..t.features.len())
+            .map(|i| feature_json(t, i, crs))
+            .collect();
+        let mut meta = t.metadata.clone();
+        if let (Value::Object(m), Value::Object(e)) = (&mut meta, extra) {
+            m.extend(e);
+        }
+        let mut fc = json!({"type": "FeatureCollection", "name": t.name, "features": features, "metadata": meta});
+        if crs == OutputCrs::Bng {
+            fc["crs"] = bng_crs_member();
+        }
+        fc
+    }
 
     #[test]
     fn wgs84_output_is_anticlockwise_and_near_canterbury() {

@@ -10,6 +10,6 @@ pub mod table;
 pub mod tables;
 pub mod write;
 
-pub use geojson::{feature_collection, OutputCrs};
+pub use geojson::{FeatureCollectionRef, FeatureRef, OutputCrs};
 pub use table::{Attr, Field, FieldType, LayerFeature, LayerTable, TableError};
 pub use write::{write_layer, LayerFormat, WriteError};

@@ -97,14 +97,9 @@ impl Attr {
     }
 
     /// As JSON: integers as integers, reals as JSON numbers with a fraction, non-finite
-    /// reals and nulls as `null`.
+    /// reals and nulls as `null` (the same as its `Serialize`, which the writers use).
     pub fn to_json(&self) -> Value {
-        match self {
-            Attr::Int(i) => Value::from(*i),
-            Attr::Real(x) => serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number),
-            Attr::Text(s) => Value::String(s.clone()),
-            Attr::Null => Value::Null,
-        }
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
     /// As plain text for CSV: empty for null and non-finite reals.
@@ -114,6 +109,17 @@ impl Attr {
             Attr::Real(x) if x.is_finite() => format!("{x:?}"),
             Attr::Real(_) | Attr::Null => String::new(),
             Attr::Text(s) => s.clone(),
+        }
+    }
+}
+
+impl serde::Serialize for Attr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Attr::Int(i) => s.serialize_i64(*i),
+            Attr::Real(x) if x.is_finite() => s.serialize_f64(*x),
+            Attr::Text(t) => s.serialize_str(t),
+            Attr::Real(_) | Attr::Null => s.serialize_unit(),
         }
     }
 }

@@ -2,9 +2,10 @@
 //! hotspot polygons, cell counts and statistics), never incident points. Each is a typed
 //! [`LayerTable`] (the schema every output shares) with its GeoJSON features rendered once.
 
+use std::sync::Arc;
+
 use geo::BoundingRect;
 use serde_json::value::{to_raw_value, RawValue};
-use serde_json::Value;
 
 use crate::hotspots::Inputs;
 use crate::layers::geojson::{output_geometry, FeatureRef};
@@ -20,8 +21,9 @@ pub struct Collection {
     pub title: String,
     /// Description.
     pub description: String,
-    /// The layer: schema, typed attributes, geometry in both CRSs, metadata.
-    pub table: LayerTable,
+    /// The layer: schema, typed attributes, geometry in both CRSs, metadata (shared with
+    /// its vector tile layer).
+    pub table: Arc<LayerTable>,
     /// Features as GeoJSON text (WGS84), in table order, rendered once.
     pub features: Vec<Box<RawValue>>,
     /// Each feature's bbox [minx, miny, maxx, maxy], degrees.
@@ -84,15 +86,10 @@ impl Collection {
                 .iter()
                 .map(|f| bbox_of(&output_geometry(&f.bng, OutputCrs::Bng)))
                 .collect(),
-            table,
+            table: Arc::new(table),
             members: None,
             period_min: None,
         })
-    }
-
-    /// The layer's metadata.
-    pub fn metadata(&self) -> &Value {
-        &self.table.metadata
     }
 
     /// The whole collection's extent.

@@ -151,7 +151,7 @@ pub struct VectorLayer {
     /// WGS84 bounds [west, south, east, north], degrees.
     pub bounds_deg: [f64; 4],
     /// The layer's table, prepared for tiling on first use.
-    source: crate::layers::LayerTable,
+    source: Arc<crate::layers::LayerTable>,
     prepared: std::sync::OnceLock<Prepared>,
 }
 
@@ -278,7 +278,7 @@ impl VectorLayer {
             minzoom,
             fields,
             bounds_deg: c.extent(),
-            source: t.clone(),
+            source: Arc::clone(t),
             prepared: std::sync::OnceLock::new(),
         }
     }
