@@ -58,13 +58,36 @@ impl std::fmt::Debug for Transformer {
 }
 
 impl Transformer {
+    /// PROJ chooses the operation between two CRSs from its database, which takes tens of
+    /// milliseconds; the chosen pipeline's definition is kept for the process, and later
+    /// transformers are built from it directly (the test `pipeline_reuse_is_identical`
+    /// checks both give the same bits).
     fn new(from: &'static str, to: &'static str) -> Result<Self, CrsError> {
-        let proj = Proj::new_known_crs(from, to, None).map_err(|e| CrsError::Create {
+        type Defs = std::collections::HashMap<(&'static str, &'static str), String>;
+        static DEFS: std::sync::OnceLock<std::sync::Mutex<Defs>> = std::sync::OnceLock::new();
+        let defs = DEFS.get_or_init(Default::default);
+        let known = defs.lock().ok().and_then(|d| d.get(&(from, to)).cloned());
+        if let Some(def) = known {
+            if let Ok(proj) = Proj::new(&def) {
+                return Ok(Self { proj, from, to });
+            }
+        }
+        let proj = Self::from_database(from, to)?;
+        if let (Ok(def), Ok(mut d)) = (proj.def(), defs.lock()) {
+            if def.starts_with("proj=pipeline") || def.starts_with("+proj=pipeline") {
+                d.insert((from, to), def);
+            }
+        }
+        Ok(Self { proj, from, to })
+    }
+
+    /// The operation PROJ's database chooses, with GIS axis order.
+    fn from_database(from: &'static str, to: &'static str) -> Result<Proj, CrsError> {
+        Proj::new_known_crs(from, to, None).map_err(|e| CrsError::Create {
             from: from.to_string(),
             to: to.to_string(),
             message: e.to_string(),
-        })?;
-        Ok(Self { proj, from, to })
+        })
     }
 
     /// WGS84 (longitude, latitude in degrees) to British National Grid (easting, northing in metres).
@@ -224,6 +247,46 @@ impl LatticeTransformer {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pipeline_reuse_is_identical() {
+        for (from, to, lo, hi) in [
+            (WGS84, BNG, (0.2, 50.8), (1.6, 51.6)),
+            (BNG, WGS84, (530_000.0, 120_000.0), (650_000.0, 180_000.0)),
+            (
+                BNG,
+                WEB_MERCATOR,
+                (530_000.0, 120_000.0),
+                (650_000.0, 180_000.0),
+            ),
+        ] {
+            let first = Transformer::new(from, to).unwrap();
+            let reused = Transformer::new(from, to).unwrap();
+            let db = Transformer {
+                proj: Transformer::from_database(from, to).unwrap(),
+                from,
+                to,
+            };
+            let pts: Vec<(f64, f64)> = (0..400)
+                .map(|k| {
+                    let (i, j) = ((k % 20) as f64 / 19.0, (k / 20) as f64 / 19.0);
+                    (lo.0 + (hi.0 - lo.0) * i, lo.1 + (hi.1 - lo.1) * j)
+                })
+                .collect();
+            let (mut a, mut b, mut c) = (pts.clone(), pts.clone(), pts);
+            first.convert_in_place(&mut a).unwrap();
+            reused.convert_in_place(&mut b).unwrap();
+            db.convert_in_place(&mut c).unwrap();
+            assert_eq!(
+                a, c,
+                "{from} -> {to}: first transformer differs from the database's"
+            );
+            assert_eq!(
+                b, c,
+                "{from} -> {to}: reused pipeline differs from the database's"
+            );
+        }
+    }
+
     use super::*;
 
     /// Canterbury Cathedral: PROJ's `cs2cs EPSG:4326 EPSG:27700` (no grid) gives

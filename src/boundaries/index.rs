@@ -1,17 +1,13 @@
-//! Which district contains a point: an rstar index of district parts, exact point-in-polygon,
-//! and a lookup grid that answers most points without touching a polygon.
+//! Which district contains a point: a lookup grid that answers most points without touching
+//! a polygon, and an exact even-odd test over the boundary edges of the point's grid row for
+//! the rest.
 
-use geo::coordinate_position::{CoordPos, CoordinatePosition};
-use geo::{BoundingRect, Coord, MultiPolygon};
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{RTree, AABB};
+use geo::{Coord, MultiPolygon};
 
 use super::BoundaryPack;
 
 /// Side of a lookup-grid cell, metres.
 const LOOKUP_CELL_M: f64 = 50.0;
-/// A district part's bounding box with (district index, part index).
-type PartBox = GeomWithData<Rectangle<[f64; 2]>, (u8, u32)>;
 
 /// Side of a lookup block, in cells: blocks whose cells all agree are stored as one value.
 const BLOCK: usize = 8;
@@ -23,6 +19,12 @@ const UNIFORM: u32 = 1 << 31;
 const OUTSIDE: u8 = 0;
 /// Lookup value: a boundary crosses the cell; ask the polygons.
 const MIXED: u8 = u8::MAX;
+
+/// The lookup blocks holding land (see [`DistrictIndex::land_blocks`]).
+#[derive(Debug, Clone)]
+pub struct LandBlocks {
+    blocks: Vec<u32>,
+}
 
 /// District boundaries crossing a set of horizontal lines: see
 /// [`DistrictIndex::row_crossings`].
@@ -43,8 +45,6 @@ pub struct RowCrossings {
 #[derive(Debug, Clone)]
 pub struct DistrictIndex {
     shapes: Vec<MultiPolygon<f64>>,
-    /// Each district part's bounding box with (district, part).
-    tree: RTree<PartBox>,
     x0_m: f64,
     y0_m: f64,
     nx: usize,
@@ -58,6 +58,17 @@ pub struct DistrictIndex {
     blocks: Vec<[u8; BLOCK * BLOCK]>,
     /// Blocks per row of `block_table`.
     nbx: usize,
+    /// Per lookup-grid row, the boundary edges whose y-span meets it: the exact test of
+    /// [`DistrictIndex::locate_exact`] looks at these only.
+    edge_rows: Vec<Vec<Edge>>,
+}
+
+/// A boundary edge of district `district`, from `a` to `b`.
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    a: Coord<f64>,
+    b: Coord<f64>,
+    district: u8,
 }
 
 impl DistrictIndex {
@@ -65,21 +76,8 @@ impl DistrictIndex {
     pub fn new(pack: &BoundaryPack) -> Self {
         let shapes: Vec<MultiPolygon<f64>> =
             pack.districts.iter().map(|d| d.geometry.clone()).collect();
-        let mut parts = Vec::new();
-        for (i, mp) in shapes.iter().enumerate() {
-            for (k, poly) in mp.0.iter().enumerate() {
-                if let Some(r) = poly.bounding_rect() {
-                    parts.push(GeomWithData::new(
-                        Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                        (i as u8, k as u32),
-                    ));
-                }
-            }
-        }
-        let tree = RTree::bulk_load(parts);
         let mut index = Self {
             shapes,
-            tree,
             x0_m: 0.0,
             y0_m: 0.0,
             nx: 0,
@@ -87,6 +85,7 @@ impl DistrictIndex {
             block_table: Vec::new(),
             blocks: Vec::new(),
             nbx: 0,
+            edge_rows: Vec::new(),
         };
         if let Some(bb) = pack.bbox() {
             index.build_grid(bb.min().x, bb.min().y, bb.max().x, bb.max().y);
@@ -106,12 +105,18 @@ impl DistrictIndex {
             let b = ((((hi - origin) / LOOKUP_CELL_M) + 1e-9).floor() as usize).min(n - 1);
             a..=b
         };
-        for mp in &self.shapes {
+        let mut edge_rows: Vec<Vec<Edge>> = vec![Vec::new(); ny];
+        for (d, mp) in self.shapes.iter().enumerate() {
             for poly in &mp.0 {
                 for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
                     for seg in ring.lines() {
                         let (sx, sy) = (seg.start, seg.end);
                         for cy in cell_range(sx.y.min(sy.y), sx.y.max(sy.y), y0, ny) {
+                            edge_rows[cy].push(Edge {
+                                a: sx,
+                                b: sy,
+                                district: d as u8,
+                            });
                             for cx in cell_range(sx.x.min(sy.x), sx.x.max(sy.x), x0, nx) {
                                 mixed[cy * nx + cx] = true;
                             }
@@ -124,6 +129,7 @@ impl DistrictIndex {
         self.y0_m = y0;
         self.nx = nx;
         self.ny = ny;
+        self.edge_rows = edge_rows;
         // Unmixed cells take the district around their centre, found by one scanline per
         // row through the centres ([`DistrictIndex::row_crossings`]): a district is inside
         // between its odd and even crossings. An edge crossing a row inside a cell would have
@@ -201,6 +207,48 @@ impl DistrictIndex {
             entry as u8
         } else {
             self.blocks[entry as usize][(cy % BLOCK) * BLOCK + cx % BLOCK]
+        }
+    }
+
+    /// The lookup blocks that hold any land, for [`DistrictIndex::sample_land`]: each
+    /// block's index into the block table, with the high bit set when the whole block is
+    /// land (no point test needed).
+    pub fn land_blocks(&self) -> LandBlocks {
+        let mut blocks = Vec::new();
+        for (k, &entry) in self.block_table.iter().enumerate() {
+            if entry & UNIFORM != 0 {
+                match entry as u8 {
+                    OUTSIDE => {}
+                    // Every cell crossed by a boundary: each point is tested.
+                    MIXED => blocks.push(k as u32),
+                    _ => blocks.push(k as u32 | UNIFORM),
+                }
+            } else if self.blocks[entry as usize].iter().any(|&v| v != OUTSIDE) {
+                blocks.push(k as u32);
+            }
+        }
+        LandBlocks { blocks }
+    }
+
+    /// A point uniformly distributed over the districts' land (EPSG:27700 metres): a block
+    /// of `land` drawn uniformly, a point uniform in it, kept if it is on land (always, for
+    /// a block wholly on land), else drawn again. Uniform over land because every block has
+    /// the same area and each accepted point is uniform on its block's land. `None` when
+    /// there is no land.
+    pub fn sample_land<R: rand::Rng>(&self, land: &LandBlocks, rng: &mut R) -> Option<(f64, f64)> {
+        if land.blocks.is_empty() {
+            return None;
+        }
+        let side = BLOCK as f64 * LOOKUP_CELL_M;
+        loop {
+            let b = land.blocks[rng.random_range(0..land.blocks.len())];
+            let k = (b & !UNIFORM) as usize;
+            let (bx, by) = ((k % self.nbx) as f64, (k / self.nbx) as f64);
+            let x = self.x0_m + (bx + rng.random::<f64>()) * side;
+            let y = self.y0_m + (by + rng.random::<f64>()) * side;
+            if b & UNIFORM != 0 || self.locate(x, y).is_some() {
+                return Some((x, y));
+            }
         }
     }
 
@@ -287,26 +335,58 @@ impl DistrictIndex {
         ])
     }
 
-    /// District index containing the point: rstar candidates by bounding box, then exact
-    /// point-in-polygon (boundary inclusive), lowest index first.
+    /// District index containing the point, without the lookup grid: the even-odd rule over
+    /// the boundary edges that meet the point's grid row (exact orientation tests; boundary
+    /// inclusive), the lowest index when several districts claim it.
     pub fn locate_exact(&self, x_m: f64, y_m: f64) -> Option<u8> {
+        use geo::kernels::{Kernel, Orientation, RobustKernel};
+        let fy = (y_m - self.y0_m) / LOOKUP_CELL_M;
+        if !(fy >= 0.0 && x_m.is_finite()) {
+            return None;
+        }
+        let edges = self.edge_rows.get(fy as usize)?;
         let p = Coord { x: x_m, y: y_m };
-        let mut best: Option<u8> = None;
-        for cand in self
-            .tree
-            .locate_in_envelope_intersecting(&AABB::from_point([x_m, y_m]))
-        {
-            let (d, part) = cand.data;
-            if best.is_some_and(|b| b <= d) {
+        // Even-odd rule per district along the ray towards +x, with the half-open rule for
+        // vertices on the ray and exact orientation tests; a point on an edge is inside.
+        let mut odd = [0u64; 4];
+        let mut on_edge: Option<u8> = None;
+        let on_segment = |a: Coord<f64>, b: Coord<f64>| {
+            a.x.min(b.x) <= x_m && x_m <= a.x.max(b.x) && a.y.min(b.y) <= y_m && y_m <= a.y.max(b.y)
+        };
+        for e in edges {
+            let (a, b) = (e.a, e.b);
+            let crosses = (a.y > y_m) != (b.y > y_m);
+            if !crosses {
+                if (a.y == y_m || b.y == y_m)
+                    && on_segment(a, b)
+                    && RobustKernel::orient2d(a, b, p) == Orientation::Collinear
+                {
+                    on_edge = Some(on_edge.map_or(e.district, |d| d.min(e.district)));
+                }
                 continue;
             }
-            // Only the part whose box matched, and without recomputing its box.
-            let poly = &self.shapes[d as usize].0[part as usize];
-            if poly.coordinate_position(&p) != CoordPos::Outside {
-                best = Some(d);
+            match RobustKernel::orient2d(a, b, p) {
+                Orientation::Collinear => {
+                    on_edge = Some(on_edge.map_or(e.district, |d| d.min(e.district)));
+                }
+                // Left of an upward edge, or right of a downward one: the edge crosses the
+                // ray east of the point.
+                o => {
+                    if (o == Orientation::CounterClockwise) == (b.y > a.y) {
+                        odd[e.district as usize / 64] ^= 1 << (e.district % 64);
+                    }
+                }
             }
         }
-        best
+        let first_odd = odd
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w != 0)
+            .map(|(k, w)| (k * 64) as u8 + w.trailing_zeros() as u8);
+        match (first_odd, on_edge) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -372,5 +452,90 @@ mod tests {
         }
         // Every district and the outside were met.
         assert!(seen.iter().all(|&n| n > 1000), "{seen:?}");
+    }
+
+    /// The answer of geo's own point-in-polygon over every district part: the lowest
+    /// district whose part holds the point or has it on its boundary.
+    fn by_geo(pack: &BoundaryPack, x: f64, y: f64) -> Option<u8> {
+        use geo::coordinate_position::{CoordPos, CoordinatePosition};
+        let p = Coord { x, y };
+        pack.districts
+            .iter()
+            .position(|d| {
+                d.geometry
+                    .0
+                    .iter()
+                    .any(|poly| poly.coordinate_position(&p) != CoordPos::Outside)
+            })
+            .map(|d| d as u8)
+    }
+
+    #[test]
+    fn exact_answer_equals_geo_point_in_polygon_at_random_points_vertices_and_edges() {
+        use rand::{Rng, SeedableRng};
+        let pack = BoundaryPack::kent_medway().unwrap();
+        let index = DistrictIndex::new(&pack);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut points = Vec::new();
+        for _ in 0..20_000 {
+            points.push((
+                rng.random_range(520_000.0..660_000.0),
+                rng.random_range(100_000.0..190_000.0),
+            ));
+        }
+        // Every 7th vertex, and the midpoint of its next edge (on the boundary).
+        for d in &pack.districts {
+            for poly in &d.geometry.0 {
+                for line in poly.exterior().lines().step_by(7) {
+                    points.push((line.start.x, line.start.y));
+                    points.push((
+                        (line.start.x + line.end.x) / 2.0,
+                        (line.start.y + line.end.y) / 2.0,
+                    ));
+                }
+            }
+        }
+        let mut inside = 0;
+        for &(x, y) in &points {
+            let want = by_geo(&pack, x, y);
+            assert_eq!(index.locate_exact(x, y), want, "({x}, {y})");
+            assert_eq!(index.locate(x, y), want, "({x}, {y}) by the lookup");
+            inside += want.is_some() as usize;
+        }
+        assert!(inside > 5_000, "{inside} of {} inside", points.len());
+    }
+
+    #[test]
+    fn land_samples_are_on_land_and_spread_like_area() {
+        use rand::SeedableRng;
+        let pack = BoundaryPack::kent_medway().unwrap();
+        let index = DistrictIndex::new(&pack);
+        let land = index.land_blocks();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let n = 40_000;
+        let mut per_district = vec![0usize; pack.districts.len()];
+        for _ in 0..n {
+            let (x, y) = index.sample_land(&land, &mut rng).unwrap();
+            let d = by_geo(&pack, x, y).unwrap_or_else(|| {
+                panic!(
+                    "a sample off land at ({x}, {y}): locate says {:?}",
+                    index.locate(x, y)
+                )
+            });
+            per_district[d as usize] += 1;
+        }
+        // Each district's share of the samples is its share of the area, within 5 standard
+        // errors of a binomial proportion.
+        let total_km2: f64 = pack.districts.iter().map(|d| d.area_km2).sum();
+        for (d, &got) in pack.districts.iter().zip(&per_district) {
+            let p = d.area_km2 / total_km2;
+            let se = (p * (1.0 - p) / n as f64).sqrt();
+            let share = got as f64 / n as f64;
+            assert!(
+                (share - p).abs() < 5.0 * se,
+                "{}: {share} of samples, {p} of area",
+                d.code
+            );
+        }
     }
 }

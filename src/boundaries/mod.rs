@@ -12,7 +12,7 @@ mod topology;
 pub use import::{
     import_districts, ImportOptions, ImportReport, KENT_MEDWAY_CODES, ONS_ATTRIBUTION,
 };
-pub use index::{DistrictIndex, RowCrossings};
+pub use index::{DistrictIndex, LandBlocks, RowCrossings};
 pub use pack::{BoundaryPack, District, Provenance, KENT_MEDWAY_PACK};
 
 use thiserror::Error;

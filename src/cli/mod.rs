@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 mod gistar;
 mod hotspots;
 mod kde;
+pub mod logging;
 mod peaks;
 mod refresh;
 mod serve;
@@ -30,6 +31,10 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as text (spinners per stage on a terminal) or as JSON objects; RUST_LOG
+    /// chooses the level (default info).
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
+    pub log_format: logging::LogFormat,
 }
 
 /// The subcommands.
@@ -363,6 +368,7 @@ pub struct ShowArgs {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    logging::init(cli.log_format);
     match cli.command {
         Command::Boundaries(BoundariesCommand::Import(a)) => boundaries_import(a),
         Command::Boundaries(BoundariesCommand::Show(a)) => boundaries_show(a),

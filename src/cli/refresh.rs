@@ -71,10 +71,12 @@ pub fn run(a: RefreshArgs) -> Result<()> {
         Ok(o) => o,
         Err(e) => match e.downcast_ref::<crate::publish::PublishError>() {
             Some(crate::publish::PublishError::Gate(_)) => {
+                tracing::error!("{e}");
                 eprintln!("error: {e}");
                 std::process::exit(EXIT_GATE);
             }
             Some(crate::publish::PublishError::Busy(_)) => {
+                tracing::error!("{e}");
                 eprintln!("error: {e}");
                 std::process::exit(EXIT_BUSY);
             }
@@ -83,15 +85,18 @@ pub fn run(a: RefreshArgs) -> Result<()> {
     };
     let m = &outcome.manifest;
     for g in &m.forced_past {
-        eprintln!("warning: published past a refusing gate (--force): {g}");
+        tracing::warn!(gate = %g.gate, "published past a refusing gate (--force): {}", g.message);
     }
     for l in &m.layers {
-        eprintln!("  {:<10} {:>6} features", l.id, l.features);
+        tracing::info!(layer = %l.id, features = l.features, "layer {}: {} features", l.id, l.features);
     }
     for p in &outcome.pruned {
-        eprintln!("  removed old snapshot {}", p.display());
+        tracing::info!(path = %p.display(), "removed old snapshot {}", p.display());
     }
-    eprintln!(
+    tracing::info!(
+        run_id = %m.run_id,
+        incidents = m.inputs.accepted,
+        seconds = started.elapsed().as_secs_f64(),
         "published {} ({} incidents) in {:.1} s -> {}",
         m.run_id,
         m.inputs.accepted,
@@ -121,7 +126,10 @@ pub fn refresh(mut a: RefreshArgs) -> Result<crate::publish::PublishOutcome> {
         .clone()
         .or(config.refresh.out.clone())
         .context("--out DIR (or refresh.out in the config) is required")?;
-    let l = a.input.load()?;
+    let l = {
+        let _stage = tracing::info_span!("stage", stage = "read inputs").entered();
+        a.input.load()?
+    };
     let pack_text = match &a.input.pack.boundaries {
         Some(p) => std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?,
         None => crate::boundaries::KENT_MEDWAY_PACK.to_string(),

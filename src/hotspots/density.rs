@@ -338,8 +338,12 @@ pub fn find_hotspots(
         sopts.filter = f;
         selection = d;
     }
-    let surface = compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &sopts)?;
+    let surface = {
+        let _s = tracing::debug_span!("surface").entered();
+        compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &sopts)?
+    };
     let filter = &sopts.filter;
+    let _s = tracing::debug_span!("polygons").entered();
     let totals = Totals::of(inp, filter);
     let land_m2 = totals.land_m2;
     let threshold = opts.threshold.threshold(&surface.values);
@@ -362,7 +366,9 @@ pub fn find_hotspots(
             h
         })
         .collect();
+    drop(_s);
     let mut simulated_max = Vec::new();
+    let _s = tracing::debug_span!("simulations", n = opts.simulations).entered();
     if opts.alpha.is_some() && opts.simulations > 0 && !spots.is_empty() {
         simulated_max = simulate_max_density(inp, &surface, filter, &sopts, opts)?;
         let r = simulated_max.len() as f64;
@@ -458,7 +464,9 @@ fn peak_and_districts(
 }
 
 /// Highest land-cell value of surfaces made from the same weights placed uniformly at
-/// random on land (rejection sampling in the boundaries' bbox), one per simulation, sorted.
+/// random on land, one per simulation, sorted. Simulation `k` draws from its own ChaCha8
+/// stream `k` of `opts.seed`, so the simulations run in parallel and the result does not
+/// depend on the thread count.
 fn simulate_max_density(
     inp: &Inputs<'_>,
     surface: &Surface,
@@ -467,7 +475,8 @@ fn simulate_max_density(
     opts: &HotspotOptions,
 ) -> Result<Vec<f64>, SurfaceError> {
     use rand::seq::SliceRandom;
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
+    use rayon::prelude::*;
     let weights: Vec<f64> = (0..inp.store.len())
         .filter(|&i| filter.keep(inp.store, i))
         .map(|i| match sopts.weighting {
@@ -475,26 +484,25 @@ fn simulate_max_density(
             crate::density::Weighting::Harm => inp.store.harm(i, inp.harm),
         })
         .collect();
-    let Some(b) = inp.pack.bbox() else {
-        return Ok(Vec::new());
-    };
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
-    let mut maxima = Vec::with_capacity(opts.simulations);
-    for _ in 0..opts.simulations {
+    let land = inp.districts.land_blocks();
+    let one = |k: usize| -> f64 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
+        rng.set_stream(k as u64);
         let (mut xs, mut ys) = (
             Vec::with_capacity(weights.len()),
             Vec::with_capacity(weights.len()),
         );
-        while xs.len() < weights.len() {
-            let x = rng.random_range(b.min().x..b.max().x);
-            let y = rng.random_range(b.min().y..b.max().y);
-            if inp.districts.locate(x, y).is_some() {
-                xs.push(x);
-                ys.push(y);
-            }
+        for _ in 0..weights.len() {
+            let Some((x, y)) = inp.districts.sample_land(&land, &mut rng) else {
+                return 0.0;
+            };
+            xs.push(x);
+            ys.push(y);
         }
         let mut ws = weights.clone();
-        ws.shuffle(&mut rng);
+        if sopts.weighting != crate::density::Weighting::Count {
+            ws.shuffle(&mut rng);
+        }
         let kernel = sopts.kernel;
         // The same sum as the observed surface: binned only when that one was.
         let binned = if surface.method == SumMethod::Binned {
@@ -521,14 +529,35 @@ fn simulate_max_density(
                 sopts.scaling,
             )
         });
-        let m = values
-            .iter()
-            .zip(&surface.values)
-            .filter(|(_, s)| !s.is_nan())
-            .map(|(v, _)| *v)
-            .fold(0.0, f64::max);
-        maxima.push(m);
-    }
+        max_on_land(&values, &surface.values)
+    };
+    let mut maxima: Vec<f64> = (0..opts.simulations).into_par_iter().map(one).collect();
     maxima.sort_by(f64::total_cmp);
     Ok(maxima)
+}
+
+/// Largest of `values` where `mask` is not NaN (0 when there is none or all are ≤ 0), in
+/// eight independent lanes so the loop vectorises.
+fn max_on_land(values: &[f64], mask: &[f64]) -> f64 {
+    const LANES: usize = 8;
+    let n = values.len().min(mask.len());
+    let mut acc = [0.0f64; LANES];
+    let (v8, m8) = (
+        values[..n].chunks_exact(LANES),
+        mask[..n].chunks_exact(LANES),
+    );
+    let (vr, mr) = (v8.remainder(), m8.remainder());
+    for (v, m) in v8.zip(m8) {
+        for k in 0..LANES {
+            let x = if m[k].is_nan() { 0.0 } else { v[k] };
+            acc[k] = if x > acc[k] { x } else { acc[k] };
+        }
+    }
+    let mut best = acc.iter().fold(0.0f64, |a, &b| if b > a { b } else { a });
+    for (v, m) in vr.iter().zip(mr) {
+        if !m.is_nan() && *v > best {
+            best = *v;
+        }
+    }
+    best
 }

@@ -198,6 +198,9 @@ pub enum TableError {
     /// A transformation failed.
     #[error(transparent)]
     Crs(#[from] CrsError),
+    /// A cell was asked for an outline that was not made.
+    #[error("no outline was made for cell {0}")]
+    NoOutline(usize),
 }
 
 impl LayerTable {

@@ -336,31 +336,68 @@ pub fn gistar_fields() -> Vec<Field> {
     ]
 }
 
-/// Outlines of cell `i` in EPSG:27700 and WGS84.
-fn cell_geometries(
-    cells: &crate::gistar::CellSet,
-    i: usize,
-    to_bng: &Transformer,
-    to_wgs84: &Transformer,
-) -> Result<(MultiPolygon<f64>, MultiPolygon<f64>), TableError> {
-    let g = cells.geometry(i);
-    Ok(if cells.geometry_is_wgs84() {
-        (transform(&g, to_bng)?, g)
-    } else {
-        let w = transform(&g, to_wgs84)?;
-        (g, w)
-    })
+/// Cell outlines in EPSG:27700 and WGS84, each transformed once and shared by the layers
+/// made on the same cells.
+#[derive(Debug, Clone)]
+pub struct CellOutlines(Vec<Option<(MultiPolygon<f64>, MultiPolygon<f64>)>>);
+
+impl CellOutlines {
+    /// The outlines of the cells `wanted` accepts (by index into `cells`).
+    pub fn new(
+        cells: &crate::gistar::CellSet,
+        wanted: impl Fn(usize) -> bool,
+    ) -> Result<Self, TableError> {
+        let wgs84 = cells.geometry_is_wgs84();
+        let t = if wgs84 {
+            Transformer::wgs84_to_bng()?
+        } else {
+            Transformer::bng_to_wgs84()?
+        };
+        let v = (0..cells.len())
+            .map(|i| {
+                if !wanted(i) {
+                    return Ok(None);
+                }
+                let g = cells.geometry(i);
+                let other = transform(&g, &t)?;
+                Ok(Some(if wgs84 { (other, g) } else { (g, other) }))
+            })
+            .collect::<Result<Vec<_>, TableError>>()?;
+        Ok(Self(v))
+    }
+
+    /// Outlines of cell `i` (EPSG:27700, WGS84), if it was wanted.
+    fn get(&self, i: usize) -> Result<(MultiPolygon<f64>, MultiPolygon<f64>), TableError> {
+        self.0
+            .get(i)
+            .and_then(|o| o.clone())
+            .ok_or(TableError::NoOutline(i))
+    }
+}
+
+/// True for the cells the `gistar` layer shows with `only_nonempty`: incidents or a bin.
+fn gistar_shows(gi: &GiLayer, only_nonempty: bool, i: usize) -> bool {
+    !only_nonempty || gi.count[i] != 0.0 || gi.gi.bin[i] != 0
 }
 
 /// Gi* cells: with `only_nonempty`, cells with incidents or a non-zero bin.
 pub fn gistar(gi: &GiLayer, only_nonempty: bool) -> Result<LayerTable, TableError> {
-    let (to_bng, to_wgs84) = (Transformer::wgs84_to_bng()?, Transformer::bng_to_wgs84()?);
+    let outlines = CellOutlines::new(&gi.cells, |i| gistar_shows(gi, only_nonempty, i))?;
+    gistar_on(gi, only_nonempty, &outlines)
+}
+
+/// [`gistar`] with outlines made beforehand (they must hold every cell it shows).
+pub fn gistar_on(
+    gi: &GiLayer,
+    only_nonempty: bool,
+    outlines: &CellOutlines,
+) -> Result<LayerTable, TableError> {
     let mut t = LayerTable::new("gistar", gistar_fields(), gi.metadata.clone());
     for i in 0..gi.cells.len() {
-        if only_nonempty && gi.count[i] == 0.0 && gi.gi.bin[i] == 0 {
+        if !gistar_shows(gi, only_nonempty, i) {
             continue;
         }
-        let (bng, wgs84) = cell_geometries(&gi.cells, i, &to_bng, &to_wgs84)?;
+        let (bng, wgs84) = outlines.get(i)?;
         t.push(
             gi.cells.ids[i].clone(),
             bng,
@@ -396,14 +433,22 @@ pub fn count_fields() -> Vec<Field> {
 /// Incident counts per cell, cells with incidents only; returns the table and, for each
 /// feature, its cell's index.
 pub fn counts(gi: &GiLayer) -> Result<(LayerTable, Vec<usize>), TableError> {
-    let (to_bng, to_wgs84) = (Transformer::wgs84_to_bng()?, Transformer::bng_to_wgs84()?);
+    let outlines = CellOutlines::new(&gi.cells, |i| gi.count[i] > 0.0)?;
+    counts_on(gi, &outlines)
+}
+
+/// [`counts`] with outlines made beforehand (they must hold every cell with incidents).
+pub fn counts_on(
+    gi: &GiLayer,
+    outlines: &CellOutlines,
+) -> Result<(LayerTable, Vec<usize>), TableError> {
     let mut t = LayerTable::new("h3-counts", count_fields(), gi.metadata.clone());
     let mut cells = Vec::new();
     for i in 0..gi.cells.len() {
         if gi.count[i] <= 0.0 {
             continue;
         }
-        let (bng, wgs84) = cell_geometries(&gi.cells, i, &to_bng, &to_wgs84)?;
+        let (bng, wgs84) = outlines.get(i)?;
         let n = gi.count[i].round() as i64;
         t.push(
             gi.cells.ids[i].clone(),
@@ -456,13 +501,14 @@ pub fn emerging_fields() -> Vec<Field> {
 
 /// Emerging-hotspot cells: those with a pattern, or every cell with `all`.
 pub fn emerging(e: &EmergingLayer, all: bool) -> Result<LayerTable, TableError> {
-    let (to_bng, to_wgs84) = (Transformer::wgs84_to_bng()?, Transformer::bng_to_wgs84()?);
+    let shown = |i: usize| all || e.results[i].category != Category::NoPattern;
+    let outlines = CellOutlines::new(&e.cells, shown)?;
     let mut t = LayerTable::new("emerging", emerging_fields(), e.metadata.clone());
     for (i, r) in e.results.iter().enumerate() {
-        if !all && r.category == Category::NoPattern {
+        if !shown(i) {
             continue;
         }
-        let (bng, wgs84) = cell_geometries(&e.cells, i, &to_bng, &to_wgs84)?;
+        let (bng, wgs84) = outlines.get(i)?;
         t.push(
             e.cells.ids[i].clone(),
             bng,

@@ -51,6 +51,12 @@ pub fn build_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::Publ
 }
 
 fn run_job(inp: &Inputs<'_>, job: Job) -> Result<Vec<PublishedLayer>, super::PublishError> {
+    let name = match job {
+        Job::Districts => "districts",
+        Job::Hotspots(id, ..) => id,
+        Job::Cells => "gistar, h3-counts, emerging",
+    };
+    let _stage = tracing::info_span!("stage", stage = name).entered();
     let analysis = |e: String| super::PublishError::Analysis(e);
     match job {
         Job::Districts => Ok(vec![PublishedLayer {
@@ -93,16 +99,19 @@ fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishEr
     let req = GiRequest::default();
     let placed = PlacedCells::new(inp, &req).map_err(analysis)?;
     let gi = gi_layer_on(inp, &req, placed.clone());
+    // One outline per cell for both layers (the counts' cells are among Gi*'s).
+    let outlines =
+        tables::CellOutlines::new(&gi.cells, |i| gi.count[i] != 0.0 || gi.gi.bin[i] != 0)?;
     out.push(PublishedLayer {
         id: "gistar".into(),
         title: "Gi* hot spots (H3 res 9)".into(),
         description:
             "Getis-Ord Gi* per H3 cell with FDR confidence bins (cells with incidents or a bin)"
                 .into(),
-        table: tables::gistar(&gi, true)?,
+        table: tables::gistar_on(&gi, true, &outlines)?,
         members: None,
     });
-    let (counts, cell_of_feature) = tables::counts(&gi)?;
+    let (counts, cell_of_feature) = tables::counts_on(&gi, &outlines)?;
     let mut rows: Vec<Vec<u32>> = vec![Vec::new(); gi.cells.len()];
     for (r, cell) in placed.assigned.iter().enumerate() {
         if let Some(cell) = cell {
@@ -129,7 +138,7 @@ fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishEr
             table: tables::emerging(&e, false)?,
             members: None,
         }),
-        Err(e) => eprintln!("emerging hotspots left out: {e}"),
+        Err(e) => tracing::warn!("emerging hotspots left out: {e}"),
     }
     Ok(out)
 }

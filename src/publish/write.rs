@@ -203,7 +203,10 @@ pub fn publish(
     // The layers and the heatmap surface, computed side by side.
     let (layers, surface) = rayon::join(
         || build_layers(inp),
-        || compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap),
+        || {
+            let _stage = tracing::info_span!("stage", stage = "heatmap").entered();
+            compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap)
+        },
     );
     let layers: Vec<PublishedLayer> = layers?;
     let surface = surface.map_err(|e| PublishError::Analysis(format!("heatmap: {e}")))?;
@@ -217,6 +220,7 @@ pub fn publish(
         .and_then(|&m| jiff::Timestamp::from_second(i64::from(m) * 60).ok())
         .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S.000Z").to_string())
         .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into());
+    let write_stage = tracing::info_span!("stage", stage = "write").entered();
     let mut entries = Vec::new();
     for l in &layers {
         let dir = tmp.join("layers");
@@ -261,7 +265,9 @@ pub fn publish(
     )?;
     write_synced(&tmp.join("boundaries.geojson"), pack_text.as_bytes())?;
 
+    drop(write_stage);
     // Every file's hash, then the manifest.
+    let _hash_stage = tracing::info_span!("stage", stage = "hash and switch").entered();
     let mut files = Vec::new();
     let mut stack = vec![tmp.clone()];
     while let Some(d) = stack.pop() {
