@@ -21,7 +21,16 @@ pub struct PublishedLayer {
     /// For layers that count incidents: each feature's store rows, so a request can count
     /// a selection inside it. `None`: a statistic of all incidents, no selections.
     pub members: Option<Vec<Vec<u32>>>,
+    /// Read from a snapshot: each feature's GeoJSON text as published (WGS84, then
+    /// EPSG:27700), which is what the service sends; `None` when computed here.
+    pub text: Option<FeatureTexts>,
 }
+
+/// Features' GeoJSON texts in WGS84 and in EPSG:27700, in table order.
+pub type FeatureTexts = (
+    Vec<Box<serde_json::value::RawValue>>,
+    Vec<Box<serde_json::value::RawValue>>,
+);
 
 /// The independent parts of the work, run in parallel.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +74,7 @@ fn run_job(inp: &Inputs<'_>, job: Job) -> Result<Vec<PublishedLayer>, super::Pub
             description: "The 13 Kent and Medway districts (ONS boundaries, generalised)".into(),
             table: tables::districts(inp.pack)?,
             members: None,
+            text: None,
         }]),
         Job::Hotspots(id, title, purpose) => {
             let layer = build_layer(
@@ -86,6 +96,7 @@ fn run_job(inp: &Inputs<'_>, job: Job) -> Result<Vec<PublishedLayer>, super::Pub
                 ),
                 table,
                 members: Some(layer.spots.iter().map(|h| h.members.clone()).collect()),
+                text: None,
             }])
         }
         Job::Cells => cell_layers(inp),
@@ -110,6 +121,7 @@ fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishEr
                 .into(),
         table: tables::gistar_on(&gi, true, &outlines)?,
         members: None,
+        text: None,
     });
     let (counts, cell_of_feature) = tables::counts_on(&gi, &outlines)?;
     let mut rows: Vec<Vec<u32>> = vec![Vec::new(); gi.cells.len()];
@@ -129,6 +141,7 @@ fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishEr
                 .map(|&i| std::mem::take(&mut rows[i]))
                 .collect(),
         ),
+        text: None,
     });
     match emerging_layer_on(inp, &req, placed) {
         Ok(e) => out.push(PublishedLayer {
@@ -137,6 +150,7 @@ fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishEr
             description: "Monthly Gi* trends and ArcGIS emerging hot spot categories".into(),
             table: tables::emerging(&e, false)?,
             members: None,
+            text: None,
         }),
         Err(e) => tracing::warn!("emerging hotspots left out: {e}"),
     }

@@ -54,6 +54,7 @@ impl Collection {
         title: &str,
         description: &str,
         table: LayerTable,
+        text: Option<crate::publish::layers::FeatureTexts>,
     ) -> Result<Self, serde_json::Error> {
         let n = table.features.len();
         let render = |crs| {
@@ -67,7 +68,13 @@ impl Collection {
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
-        let (features, features_bng) = (render(OutputCrs::Wgs84)?, render(OutputCrs::Bng)?);
+        let (features, features_bng) = match text {
+            Some(t) => t,
+            None => {
+                let (w, b) = rayon::join(|| render(OutputCrs::Wgs84), || render(OutputCrs::Bng));
+                (w?, b?)
+            }
+        };
         Ok(Collection {
             id: id.into(),
             title: title.into(),
@@ -131,10 +138,11 @@ pub fn collections_of(
         .fold(None, |acc: Option<[i32; 2]>, &m| {
             Some(acc.map_or([m, m], |[a, b]| [a.min(m), b.max(m)]))
         });
+    use rayon::prelude::*;
     layers
-        .into_iter()
+        .into_par_iter()
         .map(|l| {
-            let mut c = Collection::from_table(&l.id, &l.title, &l.description, l.table)?;
+            let mut c = Collection::from_table(&l.id, &l.title, &l.description, l.table, l.text)?;
             if l.members.is_some() {
                 c.period_min = period;
             }

@@ -107,23 +107,34 @@ impl AppState {
             finished_at: p.manifest.finished_at.clone(),
             incidents: p.report.accepted,
         };
-        let collections = collections::collections_of(p.layers, &p.store)?;
         let opts = SurfaceOptions {
             bandwidth: BandwidthRule::Fixed(p.heatmap.bandwidth_m),
             cell_m: p.heatmap.cell_m,
             ..Default::default()
         };
+        // The collections' text, and the district index with the heatmap, side by side.
+        let (layers, store, pack, surface) = (p.layers, p.store, p.pack, p.heatmap);
+        let (collections, (districts, heatmap)) = rayon::join(
+            || collections::collections_of(layers, &store),
+            || {
+                rayon::join(
+                    || crate::boundaries::DistrictIndex::new(&pack),
+                    || raster_tiles::Heatmap::from_surface(surface, opts),
+                )
+            },
+        );
+        let collections = collections?;
         let tiles = vector_tiles::VectorTiles::new(&collections)?;
         let data = Data {
-            districts: crate::boundaries::DistrictIndex::new(&p.pack),
-            pack: p.pack,
-            store: p.store,
+            districts,
+            pack,
+            store,
             harm: crate::incidents::HarmTable::default_table(),
         };
         Ok(AppState {
             collections,
             data,
-            heatmap: raster_tiles::Heatmap::from_surface(p.heatmap, opts),
+            heatmap,
             tiles,
             settings,
             snapshot: Some(snapshot),
