@@ -52,6 +52,30 @@ fn assert_complete(run: &Path) {
     }
 }
 
+/// GDAL's own checker of the COG layout (python3-gdal): a failure, not a skip, in CI.
+fn assert_cloud_optimised(tif: &Path) {
+    let script =
+        "/usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py";
+    if !Path::new(script).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{script} is missing: .ci/install installs python3-gdal"
+        );
+        eprintln!("SKIP COG validation: python3-gdal is not installed");
+        return;
+    }
+    let o = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(tif)
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && text.contains("is a valid cloud optimized GeoTIFF"),
+        "{text}"
+    );
+}
+
 #[test]
 fn two_refreshes_of_the_same_input_are_identical_and_retention_keeps_the_newest() {
     let dir = tmp();
@@ -65,6 +89,7 @@ fn two_refreshes_of_the_same_input_are_identical_and_retention_keeps_the_newest(
     );
     let a = current(&out);
     assert_complete(&a);
+    assert_cloud_optimised(&a.join("density.tif"));
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let second = refresh_threads(&out, &["--retain", "2"], Some(2));
     assert!(second.status.success());

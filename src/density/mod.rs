@@ -2,6 +2,7 @@
 //! the exact estimator and raster output.
 
 pub mod bandwidth;
+pub mod cog;
 pub mod grid;
 pub mod kde;
 pub mod kernel;

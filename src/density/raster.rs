@@ -49,54 +49,14 @@ pub fn write_esri_ascii(path: &Path, grid: &Grid, values: &[f64]) -> std::io::Re
 /// GeoKey directory for a projected EPSG:27700 raster with pixel-is-area semantics:
 /// header (version 1.1.0, 3 keys), GTModelType = projected (1), GTRasterType = PixelIsArea (1),
 /// ProjectedCSType = 27700.
-const GEOKEYS_27700: [u16; 16] = [1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 27700];
+pub(crate) const GEOKEYS_27700: [u16; 16] =
+    [1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 27700];
 
-/// Writes `values` (row-major, row 0 south; `NaN` = NoData) as a GeoTIFF: 64-bit float, one
-/// band, rows from the north, the grid's top-left corner as the tie point, NoData −9999.
+/// Writes `values` (row-major, row 0 south; `NaN` = NoData) as a Cloud-Optimised GeoTIFF
+/// (see [`super::cog`]): 64-bit float, one band, Deflate tiles with overviews, EPSG:27700,
+/// NoData −9999.
 pub fn write_geotiff(path: &Path, grid: &Grid, values: &[f64]) -> std::io::Result<()> {
-    write_geotiff_inner(path, grid, values).map_err(std::io::Error::other)
-}
-
-fn write_geotiff_inner(path: &Path, grid: &Grid, values: &[f64]) -> Result<(), tiff::TiffError> {
-    use tiff::encoder::{colortype::Gray64Float, TiffEncoder};
-    use tiff::tags::Tag;
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut enc = TiffEncoder::new(file)?;
-    let mut image = enc.new_image::<Gray64Float>(grid.nx as u32, grid.ny as u32)?;
-    let top = grid.y0_m + grid.ny as f64 * grid.cell_m;
-    let d = image.encoder();
-    d.write_tag(
-        Tag::ModelPixelScaleTag,
-        &[grid.cell_m, grid.cell_m, 0.0][..],
-    )?;
-    d.write_tag(
-        Tag::ModelTiepointTag,
-        &[0.0, 0.0, 0.0, grid.x0_m, top, 0.0][..],
-    )?;
-    d.write_tag(Tag::GeoKeyDirectoryTag, &GEOKEYS_27700[..])?;
-    d.write_tag(Tag::GdalNodata, "-9999")?;
-    // Strip by strip (north first), through one strip-sized buffer rather than a copy of
-    // the whole raster.
-    let mut strip = Vec::new();
-    let mut rows = (0..grid.ny).rev();
-    loop {
-        let samples = image.next_strip_sample_count() as usize;
-        if samples == 0 || grid.nx == 0 {
-            break;
-        }
-        strip.clear();
-        for iy in rows.by_ref().take(samples / grid.nx) {
-            strip.extend(values[iy * grid.nx..(iy + 1) * grid.nx].iter().map(|&v| {
-                if v.is_nan() {
-                    NODATA
-                } else {
-                    v
-                }
-            }));
-        }
-        image.write_strip(&strip)?;
-    }
-    image.finish()
+    std::fs::write(path, super::cog::cog_bytes(grid, values)?)
 }
 
 /// Reads a GeoTIFF written by [`write_geotiff`] back into a grid and values (row 0 south,

@@ -205,11 +205,15 @@ pub fn publish(
         || build_layers(inp),
         || {
             let _stage = tracing::info_span!("stage", stage = "heatmap").entered();
-            compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap)
+            let s = compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap)
+                .map_err(|e| PublishError::Analysis(format!("heatmap: {e}")))?;
+            let tif = crate::density::cog::cog_bytes(&s.grid, &s.values)
+                .map_err(io_err(Path::new("density.tif")))?;
+            Ok::<_, PublishError>((s, tif))
         },
     );
     let layers: Vec<PublishedLayer> = layers?;
-    let surface = surface.map_err(|e| PublishError::Analysis(format!("heatmap: {e}")))?;
+    let (surface, tif_bytes) = surface?;
     // Layers: GeoJSON in both CRSs and a GeoPackage, with each layer's members.
     // The data's last incident start stamps the GeoPackages, so reruns are identical.
     let last_change = inp
@@ -251,12 +255,7 @@ pub fn publish(
         });
     }
     // The heatmap surface, the incidents for selections, the boundaries.
-    let tif = tmp.join("density.tif");
-    crate::density::raster::write_geotiff(&tif, &surface.grid, &surface.values)
-        .map_err(io_err(&tif))?;
-    std::fs::File::open(&tif)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err(&tif))?;
+    write_synced(&tmp.join("density.tif"), &tif_bytes)?;
     crate::incidents::snapshot::write_snapshot(
         &tmp.join("incidents.hsnap"),
         inp.pack,
