@@ -66,14 +66,16 @@ impl Transformer {
         type Defs = std::collections::HashMap<(&'static str, &'static str), String>;
         static DEFS: std::sync::OnceLock<std::sync::Mutex<Defs>> = std::sync::OnceLock::new();
         let defs = DEFS.get_or_init(Default::default);
-        let known = defs.lock().ok().and_then(|d| d.get(&(from, to)).cloned());
-        if let Some(def) = known {
-            if let Ok(proj) = Proj::new(&def) {
+        // Held while the first transformer is made, so threads asking at once wait for its
+        // definition rather than all querying the database.
+        let mut d = defs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(def) = d.get(&(from, to)) {
+            if let Ok(proj) = Proj::new(def) {
                 return Ok(Self { proj, from, to });
             }
         }
         let proj = Self::from_database(from, to)?;
-        if let (Ok(def), Ok(mut d)) = (proj.def(), defs.lock()) {
+        if let Ok(def) = proj.def() {
             if def.starts_with("proj=pipeline") || def.starts_with("+proj=pipeline") {
                 d.insert((from, to), def);
             }

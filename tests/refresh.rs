@@ -76,6 +76,43 @@ fn assert_cloud_optimised(tif: &Path) {
     );
 }
 
+/// The PMTiles v3 header (spec: 127 bytes, little-endian): magic and version, a clustered
+/// archive of gzip MVT tiles over Kent, zooms 0 to 12, and tiles addressed.
+fn assert_pmtiles(path: &Path) {
+    let b = std::fs::read(path).expect("tiles.pmtiles");
+    assert!(b.len() > 127);
+    assert_eq!(&b[..7], b"PMTiles");
+    assert_eq!(b[7], 3, "spec version");
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let i32_at = |o: usize| i32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let (addressed, entries, contents) = (u64_at(72), u64_at(80), u64_at(88));
+    assert!(
+        addressed > 20 && entries > 0 && contents > 0,
+        "{addressed} {entries} {contents}"
+    );
+    assert_eq!(b[96], 1, "clustered");
+    assert_eq!(b[98], 2, "tile compression gzip");
+    assert_eq!(b[99], 1, "tile type MVT");
+    assert_eq!((b[100], b[101]), (0, 12), "zooms");
+    // Bounds in 1e-7 degrees: around Kent and Medway.
+    let (w, s, e, n) = (i32_at(102), i32_at(106), i32_at(110), i32_at(114));
+    assert!(
+        w > 0 && w < 10_000_000 && e > 10_000_000 && e < 20_000_000,
+        "{w} {e}"
+    );
+    assert!(s > 505_000_000 && n < 516_000_000 && s < n, "{s} {n}");
+    // The metadata names every layer.
+    let (meta_at, meta_len) = (u64_at(24) as usize, u64_at(32) as usize);
+    let mut text = String::new();
+    use std::io::Read;
+    flate2::read::GzDecoder::new(&b[meta_at..meta_at + meta_len])
+        .read_to_string(&mut text)
+        .expect("gzip metadata");
+    for id in ["districts", "hotspots", "grip", "gistar", "h3-counts"] {
+        assert!(text.contains(&format!("\"id\":\"{id}\"")), "{id} in {text}");
+    }
+}
+
 #[test]
 fn two_refreshes_of_the_same_input_are_identical_and_retention_keeps_the_newest() {
     let dir = tmp();
@@ -90,6 +127,7 @@ fn two_refreshes_of_the_same_input_are_identical_and_retention_keeps_the_newest(
     let a = current(&out);
     assert_complete(&a);
     assert_cloud_optimised(&a.join("density.tif"));
+    assert_pmtiles(&a.join("tiles.pmtiles"));
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let second = refresh_threads(&out, &["--retain", "2"], Some(2));
     assert!(second.status.success());

@@ -6,6 +6,7 @@ pub mod csv;
 pub mod fgb;
 pub mod geojson;
 pub mod gpkg;
+pub mod mvt;
 pub mod table;
 pub mod tables;
 pub mod write;

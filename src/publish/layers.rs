@@ -17,7 +17,7 @@ pub struct PublishedLayer {
     /// Description.
     pub description: String,
     /// The table.
-    pub table: LayerTable,
+    pub table: std::sync::Arc<LayerTable>,
     /// For layers that count incidents: each feature's store rows, so a request can count
     /// a selection inside it. `None`: a statistic of all incidents, no selections.
     pub members: Option<Vec<Vec<u32>>>,
@@ -44,6 +44,18 @@ enum Job {
 /// (the results do not depend on the thread count). Layers that cannot be made (e.g. fewer
 /// than three months for emerging hotspots) are left out with a message on stderr.
 pub fn build_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishError> {
+    Ok(build_layers_then(inp, |_| Ok(()))?
+        .into_iter()
+        .map(|(l, ())| l)
+        .collect())
+}
+
+/// [`build_layers`], with `then` run on each layer as soon as it is made, in the same
+/// parallel task (e.g. writing it out while other layers are still computed).
+pub fn build_layers_then<T: Send>(
+    inp: &Inputs<'_>,
+    then: impl Fn(&PublishedLayer) -> Result<T, super::PublishError> + Sync,
+) -> Result<Vec<(PublishedLayer, T)>, super::PublishError> {
     use rayon::prelude::*;
     let jobs = [
         Job::Districts,
@@ -52,9 +64,14 @@ pub fn build_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::Publ
         Job::Hotspots("diversion", "Diversion hotspots", Purpose::Diversion),
         Job::Cells,
     ];
-    let parts: Vec<Vec<PublishedLayer>> = jobs
+    let parts: Vec<Vec<(PublishedLayer, T)>> = jobs
         .par_iter()
-        .map(|&j| run_job(inp, j))
+        .map(|&j| {
+            run_job(inp, j)?
+                .into_iter()
+                .map(|l| then(&l).map(|t| (l, t)))
+                .collect::<Result<Vec<_>, _>>()
+        })
         .collect::<Result<_, _>>()?;
     Ok(parts.into_iter().flatten().collect())
 }
@@ -72,7 +89,7 @@ fn run_job(inp: &Inputs<'_>, job: Job) -> Result<Vec<PublishedLayer>, super::Pub
             id: "districts".into(),
             title: "Districts".into(),
             description: "The 13 Kent and Medway districts (ONS boundaries, generalised)".into(),
-            table: tables::districts(inp.pack)?,
+            table: tables::districts(inp.pack)?.into(),
             members: None,
             text: None,
         }]),
@@ -94,7 +111,7 @@ fn run_job(inp: &Inputs<'_>, job: Job) -> Result<Vec<PublishedLayer>, super::Pub
                     "Ranked {} hotspots: counts, harm, PAI, what is inside and when to patrol",
                     purpose.slug()
                 ),
-                table,
+                table: table.into(),
                 members: Some(layer.spots.iter().map(|h| h.members.clone()).collect()),
                 text: None,
             }])
@@ -119,7 +136,7 @@ fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishEr
         description:
             "Getis-Ord Gi* per H3 cell with FDR confidence bins (cells with incidents or a bin)"
                 .into(),
-        table: tables::gistar_on(&gi, true, &outlines)?,
+        table: tables::gistar_on(&gi, true, &outlines)?.into(),
         members: None,
         text: None,
     });
@@ -134,7 +151,7 @@ fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishEr
         id: "h3-counts".into(),
         title: "Incidents per H3 cell (res 9)".into(),
         description: "Incident counts and harm per H3 cell".into(),
-        table: counts,
+        table: counts.into(),
         members: Some(
             cell_of_feature
                 .iter()
@@ -148,7 +165,7 @@ fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishEr
             id: "emerging".into(),
             title: "Emerging hotspots (H3 res 9)".into(),
             description: "Monthly Gi* trends and ArcGIS emerging hot spot categories".into(),
-            table: tables::emerging(&e, false)?,
+            table: tables::emerging(&e, false)?.into(),
             members: None,
             text: None,
         }),

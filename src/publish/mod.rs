@@ -22,6 +22,7 @@
 pub mod gates;
 pub mod layers;
 pub mod manifest;
+pub mod pmtiles;
 pub mod read;
 pub mod schedule;
 pub mod write;

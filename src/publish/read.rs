@@ -349,7 +349,7 @@ pub fn read_published(dir: &Path) -> Result<Published, PublishError> {
                     id: e.id.clone(),
                     title: e.title.clone(),
                     description: e.description.clone(),
-                    table,
+                    table: table.into(),
                     members,
                     text,
                 })

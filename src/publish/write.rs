@@ -8,12 +8,13 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::gates::{self, GateOptions, GateRefusal};
-use super::layers::{build_layers, PublishedLayer};
+use super::layers::{build_layers_then, PublishedLayer};
 use super::manifest::{FileEntry, LayerEntry, Manifest};
 use super::{io_err, PublishError, CURRENT, MANIFEST, TMP_PREFIX};
 use crate::density::{compute_surface, SurfaceOptions};
 use crate::hotspots::Inputs;
 use crate::incidents::IngestReport;
+use crate::layers::mvt::VectorLayer;
 use crate::layers::write::write_layer_with;
 use crate::layers::OutputCrs;
 
@@ -200,21 +201,8 @@ pub fn publish(
     let tmp = out_dir.join(format!("{TMP_PREFIX}{run_id}-{}", std::process::id()));
     std::fs::create_dir_all(tmp.join("layers")).map_err(io_err(&tmp))?;
 
-    // The layers and the heatmap surface, computed side by side.
-    let (layers, surface) = rayon::join(
-        || build_layers(inp),
-        || {
-            let _stage = tracing::info_span!("stage", stage = "heatmap").entered();
-            let s = compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap)
-                .map_err(|e| PublishError::Analysis(format!("heatmap: {e}")))?;
-            let tif = crate::density::cog::cog_bytes(&s.grid, &s.values)
-                .map_err(io_err(Path::new("density.tif")))?;
-            Ok::<_, PublishError>((s, tif))
-        },
-    );
-    let layers: Vec<PublishedLayer> = layers?;
-    let (surface, tif_bytes) = surface?;
-    // Layers: GeoJSON in both CRSs and a GeoPackage, with each layer's members.
+    // The layers and the heatmap surface, computed side by side; each layer is written
+    // out and prepared for vector tiles as soon as it is made.
     // The data's last incident start stamps the GeoPackages, so reruns are identical.
     let last_change = inp
         .store
@@ -224,10 +212,9 @@ pub fn publish(
         .and_then(|&m| jiff::Timestamp::from_second(i64::from(m) * 60).ok())
         .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S.000Z").to_string())
         .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into());
-    let write_stage = tracing::info_span!("stage", stage = "write").entered();
-    let mut entries = Vec::new();
-    for l in &layers {
-        let dir = tmp.join("layers");
+    let dir = tmp.join("layers");
+    let write_out = |l: &PublishedLayer| -> Result<Option<(VectorLayer, [f64; 4])>, PublishError> {
+        let _stage = tracing::info_span!("stage", stage = "write", layer = %l.id).entered();
         let extra = json!({"title": l.title, "description": l.description});
         for (name, crs) in [
             (format!("{}.geojson", l.id), OutputCrs::Wgs84),
@@ -245,14 +232,47 @@ pub fn publish(
         if let Some(m) = &l.members {
             write_synced(&dir.join(format!("{}.members", l.id)), &members_bytes(m))?;
         }
-        entries.push(LayerEntry {
+        Ok(crate::layers::mvt::bounds_deg(&l.table).map(|b| {
+            let v = VectorLayer::new(
+                &l.id,
+                &l.description,
+                std::sync::Arc::clone(&l.table),
+                b,
+                crate::layers::mvt::default_minzoom(&l.id),
+            );
+            v.prepare_now();
+            (v, b)
+        }))
+    };
+    let (layers, surface) = rayon::join(
+        || build_layers_then(inp, write_out),
+        || {
+            let _stage = tracing::info_span!("stage", stage = "heatmap").entered();
+            let s = compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap)
+                .map_err(|e| PublishError::Analysis(format!("heatmap: {e}")))?;
+            let tif = crate::density::cog::cog_bytes(&s.grid, &s.values)
+                .map_err(io_err(Path::new("density.tif")))?;
+            Ok::<_, PublishError>((s, tif))
+        },
+    );
+    let (layers, vector): (Vec<PublishedLayer>, Vec<_>) = layers?.into_iter().unzip();
+    let vector: Vec<(VectorLayer, [f64; 4])> = vector.into_iter().flatten().collect();
+    let (surface, tif_bytes) = surface?;
+    let entries: Vec<LayerEntry> = layers
+        .iter()
+        .map(|l| LayerEntry {
             id: l.id.clone(),
             title: l.title.clone(),
             description: l.description.clone(),
             features: l.table.features.len(),
             selectable: l.members.is_some(),
             metadata: l.table.metadata.clone(),
-        });
+        })
+        .collect();
+    // Every vector layer in one PMTiles archive.
+    {
+        let _stage = tracing::info_span!("stage", stage = "vector tiles").entered();
+        super::pmtiles::write_pmtiles(&tmp.join("tiles.pmtiles"), &vector)?;
     }
     // The heatmap surface, the incidents for selections, the boundaries.
     write_synced(&tmp.join("density.tif"), &tif_bytes)?;
@@ -264,7 +284,6 @@ pub fn publish(
     )?;
     write_synced(&tmp.join("boundaries.geojson"), pack_text.as_bytes())?;
 
-    drop(write_stage);
     // Every file's hash, then the manifest.
     let _hash_stage = tracing::info_span!("stage", stage = "hash and switch").entered();
     let mut files = Vec::new();

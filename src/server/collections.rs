@@ -53,7 +53,7 @@ impl Collection {
         id: &str,
         title: &str,
         description: &str,
-        table: LayerTable,
+        table: Arc<LayerTable>,
         text: Option<crate::publish::layers::FeatureTexts>,
     ) -> Result<Self, serde_json::Error> {
         let n = table.features.len();
@@ -93,7 +93,7 @@ impl Collection {
                 .iter()
                 .map(|f| bbox_of(&output_geometry(&f.bng, OutputCrs::Bng)))
                 .collect(),
-            table: Arc::new(table),
+            table,
             members: None,
             period_min: None,
         })
