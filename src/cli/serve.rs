@@ -1,4 +1,5 @@
-//! `hotspots serve`: compute the layers, then serve them over HTTP.
+//! `hotspots serve`: serve a published snapshot over HTTP (one made at start in a temporary
+//! directory when incident files are given instead).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,13 +9,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::IncidentArgs;
-use crate::density::{BandwidthRule, SurfaceOptions};
-use crate::incidents::{HarmTable, IncidentIndex};
 use crate::server::config::ServeConfig;
 use crate::server::live::{spawn_watch, Live};
 use crate::server::map::MapAssets;
-use crate::server::raster_tiles::Heatmap;
-use crate::server::{build_collections, serve, AppState, Data, Settings};
+use crate::server::{serve, AppState, Settings};
 
 /// `hotspots serve`
 #[derive(Debug, Args)]
@@ -134,6 +132,7 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
         base: config.base_policy(),
     });
     let layers_dir = a.layers.clone();
+    let mut quick_look_dir = None;
     let state = match &layers_dir {
         Some(dir) => {
             // A published snapshot: read, nothing computed.
@@ -147,34 +146,22 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
             AppState::from_published(p, settings.clone())?
         }
         None => {
-            let harm = HarmTable::default_table();
-            let l = a.input.load()?;
-            let index = IncidentIndex::build(&l.store);
-            let collections = build_collections(&l.inputs(&index, &harm))?;
-            let data = Data {
-                pack: l.pack,
-                districts: l.index,
-                store: l.store,
-                harm,
-            };
-            let heatmap = Heatmap::new(
-                &data,
-                SurfaceOptions {
-                    bandwidth: BandwidthRule::Fixed(config.heatmap.bandwidth_m),
-                    cell_m: config.heatmap.cell_m,
-                    ..Default::default()
-                },
-            )?;
-            let tiles = crate::server::vector_tiles::VectorTiles::new(&collections)?;
-            AppState {
-                collections,
-                data,
-                heatmap,
-                tiles,
-                settings: settings.clone(),
-                snapshot: None,
-                generation: 0,
-            }
+            // A quick look at incident files: the same refresh as the nightly one, into a
+            // private temporary directory removed when the service stops.
+            let dir = tempfile::Builder::new()
+                .prefix("hotspots-serve-")
+                .tempdir()
+                .context("creating a temporary directory for the snapshot")?;
+            let outcome = super::refresh::refresh(super::refresh::RefreshArgs {
+                config: a.config.clone(),
+                input: a.input.clone(),
+                out: Some(dir.path().to_path_buf()),
+                retain: Some(1),
+                force: true,
+            })?;
+            let p = crate::publish::read_published(&outcome.run_dir)?;
+            quick_look_dir = Some(dir);
+            AppState::from_published(p, settings.clone())?
         }
     };
     eprintln!(
@@ -202,5 +189,7 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
             });
         }
         serve(live, tokio::net::TcpListener::from_std(listener)?).await
-    })
+    })?;
+    drop(quick_look_dir);
+    Ok(())
 }

@@ -153,6 +153,57 @@ pub fn members_bytes(members: &[Vec<u32>]) -> Vec<u8> {
     out
 }
 
+/// Significance level of the published peak windows (Benjamini–Hochberg).
+const PEAKS_ALPHA: f64 = 0.05;
+
+/// `peaks.json` (hour-of-day and hour-of-week peak windows of the area and of each district,
+/// as `hotspots peaks --by district`) and `peaks.png` (the area's hour × day heat table,
+/// significant hours outlined) in `dir`.
+fn write_peaks(inp: &Inputs<'_>, dir: &Path) -> Result<(), PublishError> {
+    use crate::temporal::{chart, peaks_report, By, PeaksOptions};
+    let opts = PeaksOptions {
+        by: By::District,
+        filter: crate::density::IncidentFilter::default(),
+        alpha: PEAKS_ALPHA,
+        visit_minutes: 15,
+        max_gap_minutes: 120,
+    };
+    let doc = peaks_report(inp, &opts, &[]);
+    let json_path = dir.join("peaks.json");
+    let text = serde_json::to_vec_pretty(&doc).map_err(|e| PublishError::Invalid {
+        path: json_path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    write_synced(&json_path, &text)?;
+    let week: Vec<f64> = doc["hour_of_week"]["profile"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|x| x.as_f64()).collect())
+        .unwrap_or_default();
+    let significant: Vec<bool> = doc["hour_of_week"]["tests"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|t| t["q"].as_f64().unwrap_or(1.0) <= PEAKS_ALPHA)
+                .collect()
+        })
+        .unwrap_or_default();
+    let title = format!(
+        "Incidents by hour and day ({} timed incidents, aoristic)",
+        doc["incidents"]
+    );
+    let png = dir.join("peaks.png");
+    match chart::heat_table_png(&png, &title, &week, &significant) {
+        Ok(()) => std::fs::File::open(&png)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err(&png)),
+        // No timed incidents (police.uk months only): the report says so, no chart.
+        Err(e) => {
+            tracing::warn!("peaks.png left out: {e}");
+            Ok(())
+        }
+    }
+}
+
 /// Publishes every layer computed from `inp` (ingested with `report`; `pack_text` is the
 /// boundary pack's GeoJSON as loaded) as a new run of `opts.out_dir`, and makes it current.
 pub fn publish(
@@ -273,6 +324,11 @@ pub fn publish(
     {
         let _stage = tracing::info_span!("stage", stage = "vector tiles").entered();
         super::pmtiles::write_pmtiles(&tmp.join("tiles.pmtiles"), &vector)?;
+    }
+    // The area's and each district's peak hours: the report and the area's heat table.
+    {
+        let _stage = tracing::info_span!("stage", stage = "peaks").entered();
+        write_peaks(inp, &tmp)?;
     }
     // The heatmap surface, the incidents for selections, the boundaries.
     write_synced(&tmp.join("density.tif"), &tif_bytes)?;

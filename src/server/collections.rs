@@ -7,7 +7,6 @@ use std::sync::Arc;
 use geo::BoundingRect;
 use serde_json::value::{to_raw_value, RawValue};
 
-use crate::hotspots::Inputs;
 use crate::layers::geojson::{output_geometry, FeatureRef};
 use crate::layers::{LayerTable, OutputCrs};
 
@@ -118,12 +117,6 @@ impl Collection {
             },
         )
     }
-}
-
-/// Builds every collection from the inputs (see [`crate::publish::layers::build_layers`]).
-pub fn build_collections(inp: &Inputs<'_>) -> anyhow::Result<Vec<Collection>> {
-    let layers = crate::publish::layers::build_layers(inp)?;
-    Ok(collections_of(layers, inp.store)?)
 }
 
 /// The collections of published layers; layers that take selections get the period of

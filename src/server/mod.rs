@@ -18,7 +18,7 @@ pub mod vector_tiles;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use collections::{build_collections, Collection};
+pub use collections::Collection;
 
 /// The analysis inputs the server keeps.
 #[derive(Debug)]

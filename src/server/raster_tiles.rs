@@ -180,12 +180,6 @@ impl std::fmt::Debug for Heatmap {
 }
 
 impl Heatmap {
-    /// Computes the full surface with `opts` (its filter is the base of every selection).
-    pub fn new(data: &Data, opts: SurfaceOptions) -> Result<Self, SurfaceError> {
-        let all = compute_surface(&data.pack, &data.districts, &data.store, &data.harm, &opts)?;
-        Ok(Self::from_surface(all, opts))
-    }
-
     /// The heatmap of a surface computed before (a published snapshot's), with the
     /// options selections are computed with.
     pub fn from_surface(all: Surface, opts: SurfaceOptions) -> Self {
