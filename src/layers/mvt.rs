@@ -301,11 +301,6 @@ impl VectorLayer {
         })
     }
 
-    /// Prepares the layer for tiling now rather than on its first tile.
-    pub fn prepare_now(&self) {
-        self.prepared();
-    }
-
     /// Number of features.
     pub fn len(&self) -> usize {
         self.source.features.len()

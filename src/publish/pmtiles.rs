@@ -38,16 +38,44 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     z.finish().unwrap_or_default()
 }
 
-/// Writes `layers` (with their WGS84 bounds) to `path` as a PMTiles archive of MVT tiles,
-/// gzip-compressed in parallel, tiles in Hilbert order (a clustered archive). Returns the number of
-/// tiles written. Same layers, same bytes.
+/// One layer's tiles: each non-empty tile of zooms 0 to [`MAX_ZOOM`] over `bounds_deg`, as
+/// an encoded MVT `Tile` holding that layer alone, in parallel. Encoded tiles of several
+/// layers concatenate into one tile holding them all (a tile's layers are a repeated
+/// protobuf field), which is how [`write_pmtiles`] merges them.
+pub fn layer_tiles(layer: &VectorLayer, bounds_deg: [f64; 4]) -> Vec<((u8, u32, u32), Vec<u8>)> {
+    let b = bounds_deg;
+    let mut addresses = Vec::new();
+    for z in layer.minzoom..=MAX_ZOOM {
+        let (x0, y0) = tile_of(b[0], b[3], z);
+        let (x1, y1) = tile_of(b[2], b[1], z);
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                addresses.push((z, x, y));
+            }
+        }
+    }
+    addresses
+        .par_iter()
+        .filter_map(|&(z, x, y)| {
+            let t = TileId::new(z, x, y).ok()?;
+            let l = layer.tile_layer(t)?;
+            Some(((z, x, y), encode_layers(vec![l])))
+        })
+        .collect()
+}
+
+/// A layer ready for the archive: its vector layer (for the metadata), WGS84 bounds and
+/// tiles from [`layer_tiles`].
+pub type ArchiveLayer = (VectorLayer, [f64; 4], Vec<((u8, u32, u32), Vec<u8>)>);
+
+/// Writes `layers` to `path` as a PMTiles archive of MVT tiles: each tile the layers that
+/// have features there, in the given order, gzip-compressed in parallel, tiles in Hilbert
+/// order (a clustered archive). Returns the number of tiles written. Same layers, same
+/// bytes.
 ///
 /// Errors: writing the file.
-pub fn write_pmtiles(
-    path: &Path,
-    layers: &[(VectorLayer, [f64; 4])],
-) -> Result<usize, PublishError> {
-    let Some(b) = layers.iter().map(|(_, b)| *b).reduce(|a, b| {
+pub fn write_pmtiles(path: &Path, layers: &[ArchiveLayer]) -> Result<usize, PublishError> {
+    let Some(b) = layers.iter().map(|(_, b, _)| *b).reduce(|a, b| {
         [
             a[0].min(b[0]),
             a[1].min(b[1]),
@@ -57,33 +85,29 @@ pub fn write_pmtiles(
     }) else {
         return Err(PublishError::Analysis("no vector layers to tile".into()));
     };
-    let mut addresses = Vec::new();
-    for z in 0..=MAX_ZOOM {
-        let (x0, y0) = tile_of(b[0], b[3], z);
-        let (x1, y1) = tile_of(b[2], b[1], z);
-        for y in y0..=y1 {
-            for x in x0..=x1 {
-                addresses.push((z, x, y));
-            }
+    let mut merged: std::collections::BTreeMap<u64, (TileCoord, Vec<u8>)> = Default::default();
+    for (_, _, tiles) in layers {
+        for ((z, x, y), bytes) in tiles {
+            let Ok(coord) = TileCoord::new(*z, *x, *y) else {
+                continue;
+            };
+            let id = pmtiles::TileId::from(coord).value();
+            merged
+                .entry(id)
+                .or_insert_with(|| (coord, Vec::new()))
+                .1
+                .extend_from_slice(bytes);
         }
     }
-    let mut tiles: Vec<(u64, TileCoord, Vec<u8>)> = addresses
-        .par_iter()
-        .filter_map(|&(z, x, y)| {
-            let t = TileId::new(z, x, y).ok()?;
-            let found: Vec<_> = layers.iter().filter_map(|(l, _)| l.tile_layer(t)).collect();
-            if found.is_empty() {
-                return None;
-            }
-            let coord = TileCoord::new(z, x, y).ok()?;
-            let id = pmtiles::TileId::from(coord).value();
-            Some((id, coord, gzip(&encode_layers(found))))
-        })
+    let tiles: Vec<(TileCoord, Vec<u8>)> = merged
+        .into_values()
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(c, bytes)| (c, gzip(&bytes)))
         .collect();
-    tiles.sort_by_key(|t| t.0);
     let vector_layers: Vec<_> = layers
         .iter()
-        .map(|(l, _)| {
+        .map(|(l, _, _)| {
             json!({
                 "id": l.id,
                 "description": l.description,
@@ -114,7 +138,7 @@ pub fn write_pmtiles(
         .metadata(metadata.to_string())
         .create(std::io::BufWriter::new(file))
         .map_err(pm_err)?;
-    for (_, coord, bytes) in &tiles {
+    for (coord, bytes) in &tiles {
         w.add_tile(*coord, bytes).map_err(pm_err)?;
     }
     w.finalize().map_err(pm_err)?;

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use super::gates::{self, GateOptions, GateRefusal};
 use super::layers::{build_layers_then, PublishedLayer};
 use super::manifest::{FileEntry, LayerEntry, Manifest};
+use super::pmtiles::ArchiveLayer;
 use super::{io_err, PublishError, CURRENT, MANIFEST, TMP_PREFIX};
 use crate::density::{compute_surface, SurfaceOptions};
 use crate::hotspots::Inputs;
@@ -264,7 +265,7 @@ pub fn publish(
         .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S.000Z").to_string())
         .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".into());
     let dir = tmp.join("layers");
-    let write_out = |l: &PublishedLayer| -> Result<Option<(VectorLayer, [f64; 4])>, PublishError> {
+    let write_out = |l: &PublishedLayer| -> Result<Option<ArchiveLayer>, PublishError> {
         let _stage = tracing::info_span!("stage", stage = "write", layer = %l.id).entered();
         let extra = json!({"title": l.title, "description": l.description});
         for (name, crs) in [
@@ -291,8 +292,8 @@ pub fn publish(
                 b,
                 crate::layers::mvt::default_minzoom(&l.id),
             );
-            v.prepare_now();
-            (v, b)
+            let tiles = super::pmtiles::layer_tiles(&v, b);
+            (v, b, tiles)
         }))
     };
     let (layers, surface) = rayon::join(
@@ -307,7 +308,7 @@ pub fn publish(
         },
     );
     let (layers, vector): (Vec<PublishedLayer>, Vec<_>) = layers?.into_iter().unzip();
-    let vector: Vec<(VectorLayer, [f64; 4])> = vector.into_iter().flatten().collect();
+    let vector: Vec<ArchiveLayer> = vector.into_iter().flatten().collect();
     let (surface, tif_bytes) = surface?;
     let entries: Vec<LayerEntry> = layers
         .iter()
