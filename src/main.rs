@@ -4,6 +4,11 @@ use clap::Parser;
 #[global_allocator]
 static ALLOC: hotspots::alloc::HugePageAlloc = hotspots::alloc::HugePageAlloc;
 
-fn main() -> anyhow::Result<()> {
-    hotspots::cli::run(hotspots::cli::Cli::parse())
+/// Errors end the process with status 1 and one line: through the log (text or JSON, as
+/// `--log-format` says), without a backtrace.
+fn main() {
+    if let Err(e) = hotspots::cli::run(hotspots::cli::Cli::parse()) {
+        hotspots::cli::report_error(&e);
+        std::process::exit(1);
+    }
 }

@@ -223,7 +223,7 @@ impl IncidentArgs {
                 );
             }
             let (store, report) = read_snapshot(snap, &pack)?;
-            eprintln!(
+            tracing::info!(
                 "read snapshot {}: {} incidents (its ingest read {} rows: {} accepted, {} rejected)",
                 snap.display(),
                 store.len(),
@@ -255,7 +255,7 @@ impl IncidentArgs {
             ing.ingest_path(p)?;
         }
         let (store, report) = ing.finish()?;
-        eprintln!(
+        tracing::info!(
             "read {} rows: {} accepted, {} rejected{}",
             report.rows_read,
             report.accepted,
@@ -367,6 +367,12 @@ pub struct ShowArgs {
 }
 
 /// Runs a parsed command line.
+/// Writes a fatal error as one log line (`error: …` with its causes), so it reads the same
+/// as the rest of the log and is JSON under `--log-format json`.
+pub fn report_error(e: &anyhow::Error) {
+    tracing::error!("{e:#}");
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     logging::init(cli.log_format);
     match cli.command {

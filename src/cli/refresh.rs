@@ -71,13 +71,11 @@ pub fn run(a: RefreshArgs) -> Result<()> {
         Ok(o) => o,
         Err(e) => match e.downcast_ref::<crate::publish::PublishError>() {
             Some(crate::publish::PublishError::Gate(_)) => {
-                tracing::error!("{e}");
-                eprintln!("error: {e}");
+                super::report_error(&e);
                 std::process::exit(EXIT_GATE);
             }
             Some(crate::publish::PublishError::Busy(_)) => {
-                tracing::error!("{e}");
-                eprintln!("error: {e}");
+                super::report_error(&e);
                 std::process::exit(EXIT_BUSY);
             }
             _ => return Err(e),
@@ -88,10 +86,10 @@ pub fn run(a: RefreshArgs) -> Result<()> {
         tracing::warn!(gate = %g.gate, "published past a refusing gate (--force): {}", g.message);
     }
     for l in &m.layers {
-        tracing::info!(layer = %l.id, features = l.features, "layer {}: {} features", l.id, l.features);
+        tracing::info!(layer = %l.id, features = l.features, "layer published");
     }
     for p in &outcome.pruned {
-        tracing::info!(path = %p.display(), "removed old snapshot {}", p.display());
+        tracing::info!(path = %p.display(), "removed an old snapshot");
     }
     tracing::info!(
         run_id = %m.run_id,
@@ -126,6 +124,9 @@ pub fn refresh(mut a: RefreshArgs) -> Result<crate::publish::PublishOutcome> {
         .clone()
         .or(config.refresh.out.clone())
         .context("--out DIR (or refresh.out in the config) is required")?;
+    // Another refresh into the same directory: say so before reading anything (publishing
+    // takes the lock for real).
+    crate::publish::check_not_busy(&out_dir)?;
     let l = {
         let _stage = tracing::info_span!("stage", stage = "read inputs").entered();
         a.input.load()?

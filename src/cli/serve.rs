@@ -61,7 +61,7 @@ fn spawn_schedule(live: Arc<Live>, at: jiff::civil::Time, config: Option<PathBuf
     std::thread::spawn(move || loop {
         let now = jiff::Timestamp::now();
         let Ok(next) = crate::publish::schedule::next_run(now, at) else {
-            eprintln!("scheduled refresh stopped: no next run time after {now}");
+            tracing::error!("scheduled refresh stopped: no next run time after {now}");
             return;
         };
         live.status().next_refresh = Some(next.to_string());
@@ -89,7 +89,7 @@ fn spawn_schedule(live: Arc<Live>, at: jiff::civil::Time, config: Option<PathBuf
             Ok(o) => format!("{stamp}: published {}", o.manifest.run_id),
             Err(e) => format!("{stamp}: failed, the served snapshot stays: {e:#}"),
         };
-        eprintln!("scheduled refresh {outcome}");
+        tracing::info!("scheduled refresh {outcome}");
         live.status().last_refresh = Some(outcome);
     });
 }
@@ -121,8 +121,8 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
             .unwrap_or_else(crate::server::map::default_assets_dir),
     );
     if !map.installed() {
-        eprintln!(
-            "warning: no Leaflet in {}: /map needs `npm ci --prefix web`",
+        tracing::warn!(
+            "no Leaflet in {}: /map needs `npm ci --prefix web`",
             map.dir.display()
         );
     }
@@ -137,7 +137,7 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
         Some(dir) => {
             // A published snapshot: read, nothing computed.
             let p = crate::publish::read_published(dir)?;
-            eprintln!(
+            tracing::info!(
                 "serving snapshot {} ({} incidents, made {})",
                 p.run_dir.display(),
                 p.report.accepted,
@@ -148,8 +148,10 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
         None => {
             // A quick look at incident files: the same refresh as the nightly one, into a
             // private temporary directory removed when the service stops.
+            use std::os::unix::fs::PermissionsExt;
             let dir = tempfile::Builder::new()
                 .prefix("hotspots-serve-")
+                .permissions(std::fs::Permissions::from_mode(0o700))
                 .tempdir()
                 .context("creating a temporary directory for the snapshot")?;
             let outcome = super::refresh::refresh(super::refresh::RefreshArgs {
@@ -164,7 +166,7 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
             AppState::from_published(p, settings.clone())?
         }
     };
-    eprintln!(
+    tracing::info!(
         "{} collections ready in {:.2} s",
         state.collections.len(),
         started.elapsed().as_secs_f64()

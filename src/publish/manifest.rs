@@ -35,6 +35,19 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
+/// The quality gates' settings of a run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct GateSettings {
+    /// Largest fall of accepted rows allowed against the served snapshot (fraction).
+    pub max_row_drop: f64,
+    /// Largest share of rejected rows allowed (fraction).
+    pub max_reject_rate: f64,
+    /// `--force` was given.
+    pub force: bool,
+    /// Runs kept.
+    pub retain: usize,
+}
+
 /// The manifest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -56,6 +69,9 @@ pub struct Manifest {
     pub heatmap: Value,
     /// The layers.
     pub layers: Vec<LayerEntry>,
+    /// The gates' thresholds this run was checked against, and the retention.
+    #[serde(default)]
+    pub gates: Option<GateSettings>,
     /// Gates that refused but were overridden with `--force` (empty when none refused).
     pub forced_past: Vec<GateRefusal>,
     /// Every other file, sorted by path.

@@ -70,11 +70,27 @@ impl DirLock {
     }
 }
 
+/// Fails with [`PublishError::Busy`] when another refresh holds `out_dir`'s lock (an early
+/// check: [`publish`] takes the lock itself). A directory that does not exist is not busy.
+pub fn check_not_busy(out_dir: &Path) -> Result<(), PublishError> {
+    if !out_dir.is_dir() {
+        return Ok(());
+    }
+    DirLock::take(out_dir).map(drop)
+}
+
 /// Writes `bytes` to `path` and flushes them to disk.
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
     let mut f = std::fs::File::create(path).map_err(io_err(path))?;
     f.write_all(bytes).map_err(io_err(path))?;
     f.sync_all().map_err(io_err(path))
+}
+
+/// Incident-level files (the incidents, each feature's rows) are readable by their owner and
+/// group only (0640), never by every user of the machine.
+fn restrict(path: &Path) -> Result<(), PublishError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640)).map_err(io_err(path))
 }
 
 /// Flushes a directory's entries to disk.
@@ -282,7 +298,9 @@ pub fn publish(
             )?;
         }
         if let Some(m) = &l.members {
-            write_synced(&dir.join(format!("{}.members", l.id)), &members_bytes(m))?;
+            let p = dir.join(format!("{}.members", l.id));
+            write_synced(&p, &members_bytes(m))?;
+            restrict(&p)?;
         }
         Ok(crate::layers::mvt::bounds_deg(&l.table).map(|b| {
             let v = VectorLayer::new(
@@ -339,6 +357,7 @@ pub fn publish(
         inp.store,
         report,
     )?;
+    restrict(&tmp.join("incidents.hsnap"))?;
     write_synced(&tmp.join("boundaries.geojson"), pack_text.as_bytes())?;
 
     // Every file's hash, then the manifest.
@@ -375,6 +394,12 @@ pub fn publish(
         boundaries: json!({"origin": inp.pack.origin, "fingerprint": inp.pack.fingerprint()}),
         heatmap: serde_json::to_value(&surface).unwrap_or_default(),
         layers: entries,
+        gates: Some(super::manifest::GateSettings {
+            max_row_drop: opts.gates.max_row_drop,
+            max_reject_rate: opts.gates.max_reject_rate,
+            force: opts.gates.force,
+            retain: opts.retain.max(1),
+        }),
         forced_past: refusals,
         files,
     };

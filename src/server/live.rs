@@ -123,12 +123,13 @@ where
             let (l, t) = (load.clone(), target.clone());
             match tokio::task::spawn_blocking(move || l(&t)).await {
                 Ok(Ok(state)) => {
-                    eprintln!("now serving snapshot {}", target.display());
+                    tracing::info!(snapshot = %target.display(), "now serving snapshot {}", target.display());
                     live.swap(state);
                     failed_on = None;
                 }
                 Ok(Err(e)) => {
-                    eprintln!(
+                    tracing::error!(
+                        snapshot = %target.display(),
                         "snapshot {} not loaded, still serving the previous one: {e:#}",
                         target.display()
                     );

@@ -152,7 +152,19 @@ pub async fn serve(live: Arc<live::Live>, listener: tokio::net::TcpListener) -> 
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
+        // Ctrl-C, or SIGTERM from systemd, `kill` or `timeout`: finish what is in flight.
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+        }
+        tracing::info!("stopping");
     })
     .await?;
     Ok(())
