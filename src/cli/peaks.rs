@@ -122,23 +122,7 @@ pub fn run(a: PeaksArgs) -> Result<()> {
         summary("hour_of_week")
     );
     if let Some(png) = &a.png {
-        let week: Vec<f64> = doc["hour_of_week"]["profile"]
-            .as_array()
-            .map(|v| v.iter().filter_map(|x| x.as_f64()).collect())
-            .unwrap_or_default();
-        let sig: Vec<bool> = doc["hour_of_week"]["tests"]
-            .as_array()
-            .map(|v| {
-                v.iter()
-                    .map(|t| t["q"].as_f64().unwrap_or(1.0) <= a.alpha)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let title = format!(
-            "Incidents by hour and day ({} timed incidents, aoristic)",
-            doc["incidents"]
-        );
-        chart::heat_table_png(png, &title, &week, &sig).map_err(anyhow::Error::msg)?;
+        chart::report_heat_table_png(png, &doc, a.alpha).map_err(anyhow::Error::msg)?;
         eprintln!("heat table -> {}", png.display());
     }
     Ok(())

@@ -192,24 +192,8 @@ fn write_peaks(inp: &Inputs<'_>, dir: &Path) -> Result<(), PublishError> {
         message: e.to_string(),
     })?;
     write_synced(&json_path, &text)?;
-    let week: Vec<f64> = doc["hour_of_week"]["profile"]
-        .as_array()
-        .map(|v| v.iter().filter_map(|x| x.as_f64()).collect())
-        .unwrap_or_default();
-    let significant: Vec<bool> = doc["hour_of_week"]["tests"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .map(|t| t["q"].as_f64().unwrap_or(1.0) <= PEAKS_ALPHA)
-                .collect()
-        })
-        .unwrap_or_default();
-    let title = format!(
-        "Incidents by hour and day ({} timed incidents, aoristic)",
-        doc["incidents"]
-    );
     let png = dir.join("peaks.png");
-    match chart::heat_table_png(&png, &title, &week, &significant) {
+    match chart::report_heat_table_png(&png, &doc, PEAKS_ALPHA) {
         Ok(()) => std::fs::File::open(&png)
             .and_then(|f| f.sync_all())
             .map_err(io_err(&png)),

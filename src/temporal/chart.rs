@@ -44,6 +44,32 @@ pub fn ramp(t: f64) -> RGBColor {
     )
 }
 
+/// Draws the area's hour × day heat table of a peaks report (`report::peaks_report`'s
+/// JSON) to `path`, outlining the hours whose FDR q value is at most `alpha`.
+pub fn report_heat_table_png(
+    path: &Path,
+    report: &serde_json::Value,
+    alpha: f64,
+) -> Result<(), String> {
+    let week: Vec<f64> = report["hour_of_week"]["profile"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|x| x.as_f64()).collect())
+        .unwrap_or_default();
+    let significant: Vec<bool> = report["hour_of_week"]["tests"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|t| t["q"].as_f64().unwrap_or(1.0) <= alpha)
+                .collect()
+        })
+        .unwrap_or_default();
+    let title = format!(
+        "Incidents by hour and day ({} timed incidents, aoristic)",
+        report["incidents"]
+    );
+    heat_table_png(path, &title, &week, &significant)
+}
+
 /// Draws the 7 × 24 table of `hour_of_week` (bin 0 = Monday 00:00) to `path`, outlining
 /// the bins flagged in `significant`.
 pub fn heat_table_png(
