@@ -108,6 +108,11 @@ impl Transformer {
         Self::new(BNG, WEB_MERCATOR)
     }
 
+    /// WGS84 (longitude, latitude in degrees) to Web Mercator (EPSG:3857, metres).
+    pub fn wgs84_to_web_mercator() -> Result<Self, CrsError> {
+        Self::new(WGS84, WEB_MERCATOR)
+    }
+
     /// Transforms one coordinate pair.
     pub fn convert(&self, x: f64, y: f64) -> Result<(f64, f64), CrsError> {
         let mut one = [(x, y)];
@@ -130,6 +135,25 @@ impl Transformer {
             })?;
         Ok(())
     }
+}
+
+/// Semi-major axis of the WGS84 ellipsoid, metres: the sphere radius of EPSG:3857.
+pub const WEB_MERCATOR_RADIUS_M: f64 = 6_378_137.0;
+
+/// WGS84 longitude/latitude (degrees) to Web Mercator (EPSG:3857, metres) by the
+/// projection's definition (IOGP Guidance Note 7-2, method 1024, "Popular Visualisation
+/// Pseudo Mercator"): the WGS84 coordinates taken as spherical on a sphere of radius
+/// [`WEB_MERCATOR_RADIUS_M`], `x = R·λ`, `y = R·ln tan(π/4 + φ/2)`. There is no datum step,
+/// so this is the whole of PROJ's EPSG:4326 → EPSG:3857 operation, in closed form, without
+/// a PROJ call per geometry (the test `web_mercator_formula_matches_proj` compares them).
+/// Latitudes beyond ±85.051 128 78° (the square's edge) give |y| beyond the square.
+pub fn lonlat_to_web_mercator(lon_deg: f64, lat_deg: f64) -> (f64, f64) {
+    let r = WEB_MERCATOR_RADIUS_M;
+    let lat = lat_deg.to_radians();
+    (
+        r * lon_deg.to_radians(),
+        r * (std::f64::consts::FRAC_PI_4 + lat / 2.0).tan().ln(),
+    )
 }
 
 /// WGS84 → British National Grid by bilinear interpolation in a lattice of points that
@@ -249,6 +273,25 @@ impl LatticeTransformer {
 
 #[cfg(test)]
 mod tests {
+    /// The closed form against PROJ's own EPSG:4326 → EPSG:3857 over Kent and beyond.
+    #[test]
+    fn web_mercator_formula_matches_proj() {
+        let proj = Transformer::wgs84_to_web_mercator().unwrap();
+        for k in 0..400 {
+            let (i, j) = ((k % 20) as f64 / 19.0, (k / 20) as f64 / 19.0);
+            let (lon, lat) = (-8.0 + 12.0 * i, 49.0 + 12.0 * j);
+            let (px, py) = proj.convert(lon, lat).unwrap();
+            let (x, y) = lonlat_to_web_mercator(lon, lat);
+            assert!(
+                (x - px).abs() < 1e-6 && (y - py).abs() < 1e-6,
+                "{lon},{lat}: ({x},{y}) vs PROJ ({px},{py})"
+            );
+        }
+        let (x, y) = lonlat_to_web_mercator(180.0, 85.051_128_779_806_59);
+        assert!((x - 20_037_508.342_789_244).abs() < 1e-6);
+        assert!((y - 20_037_508.342_789_244).abs() < 1e-3);
+    }
+
     #[test]
     fn pipeline_reuse_is_identical() {
         for (from, to, lo, hi) in [

@@ -2,8 +2,9 @@
 //! a polygon, and an exact even-odd test over the boundary edges of the point's grid row for
 //! the rest.
 
-use geo::{Coord, MultiPolygon};
+use geo::MultiPolygon;
 
+use super::edges::{strip_range, EdgeStrips};
 use super::BoundaryPack;
 
 /// Side of a lookup-grid cell, metres.
@@ -58,17 +59,9 @@ pub struct DistrictIndex {
     blocks: Vec<[u8; BLOCK * BLOCK]>,
     /// Blocks per row of `block_table`.
     nbx: usize,
-    /// Per lookup-grid row, the boundary edges whose y-span meets it: the exact test of
-    /// [`DistrictIndex::locate_exact`] looks at these only.
-    edge_rows: Vec<Vec<Edge>>,
-}
-
-/// A boundary edge of district `district`, from `a` to `b`.
-#[derive(Debug, Clone, Copy)]
-struct Edge {
-    a: Coord<f64>,
-    b: Coord<f64>,
-    district: u8,
+    /// The boundary edges by lookup-grid row: the exact test of
+    /// [`DistrictIndex::locate_exact`] looks at the point's row only.
+    edges: EdgeStrips,
 }
 
 impl DistrictIndex {
@@ -85,7 +78,7 @@ impl DistrictIndex {
             block_table: Vec::new(),
             blocks: Vec::new(),
             nbx: 0,
-            edge_rows: Vec::new(),
+            edges: EdgeStrips::default(),
         };
         if let Some(bb) = pack.bbox() {
             index.build_grid(bb.min().x, bb.min().y, bb.max().x, bb.max().y);
@@ -100,24 +93,16 @@ impl DistrictIndex {
         let ny = ((ymax - y0) / LOOKUP_CELL_M).floor() as usize + 1;
         let mut cells = vec![OUTSIDE; nx * ny];
         let mut mixed = vec![false; nx * ny];
-        let cell_range = |lo: f64, hi: f64, origin: f64, n: usize| {
-            let a = (((lo - origin) / LOOKUP_CELL_M) - 1e-9).floor().max(0.0) as usize;
-            let b = ((((hi - origin) / LOOKUP_CELL_M) + 1e-9).floor() as usize).min(n - 1);
-            a..=b
-        };
-        let mut edge_rows: Vec<Vec<Edge>> = vec![Vec::new(); ny];
-        for (d, mp) in self.shapes.iter().enumerate() {
+        for mp in &self.shapes {
             for poly in &mp.0 {
                 for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
                     for seg in ring.lines() {
                         let (sx, sy) = (seg.start, seg.end);
-                        for cy in cell_range(sx.y.min(sy.y), sx.y.max(sy.y), y0, ny) {
-                            edge_rows[cy].push(Edge {
-                                a: sx,
-                                b: sy,
-                                district: d as u8,
-                            });
-                            for cx in cell_range(sx.x.min(sy.x), sx.x.max(sy.x), x0, nx) {
+                        for cy in strip_range(sx.y.min(sy.y), sx.y.max(sy.y), y0, LOOKUP_CELL_M, ny)
+                        {
+                            for cx in
+                                strip_range(sx.x.min(sy.x), sx.x.max(sy.x), x0, LOOKUP_CELL_M, nx)
+                            {
                                 mixed[cy * nx + cx] = true;
                             }
                         }
@@ -129,7 +114,7 @@ impl DistrictIndex {
         self.y0_m = y0;
         self.nx = nx;
         self.ny = ny;
-        self.edge_rows = edge_rows;
+        self.edges = EdgeStrips::new(&self.shapes, y0, LOOKUP_CELL_M, ny);
         // Unmixed cells take the district around their centre, found by one scanline per
         // row through the centres ([`DistrictIndex::row_crossings`]): a district is inside
         // between its odd and even crossings. An edge crossing a row inside a cell would have
@@ -339,54 +324,7 @@ impl DistrictIndex {
     /// the boundary edges that meet the point's grid row (exact orientation tests; boundary
     /// inclusive), the lowest index when several districts claim it.
     pub fn locate_exact(&self, x_m: f64, y_m: f64) -> Option<u8> {
-        use geo::kernels::{Kernel, Orientation, RobustKernel};
-        let fy = (y_m - self.y0_m) / LOOKUP_CELL_M;
-        if !(fy >= 0.0 && x_m.is_finite()) {
-            return None;
-        }
-        let edges = self.edge_rows.get(fy as usize)?;
-        let p = Coord { x: x_m, y: y_m };
-        // Even-odd rule per district along the ray towards +x, with the half-open rule for
-        // vertices on the ray and exact orientation tests; a point on an edge is inside.
-        let mut odd = [0u64; 4];
-        let mut on_edge: Option<u8> = None;
-        let on_segment = |a: Coord<f64>, b: Coord<f64>| {
-            a.x.min(b.x) <= x_m && x_m <= a.x.max(b.x) && a.y.min(b.y) <= y_m && y_m <= a.y.max(b.y)
-        };
-        for e in edges {
-            let (a, b) = (e.a, e.b);
-            let crosses = (a.y > y_m) != (b.y > y_m);
-            if !crosses {
-                if (a.y == y_m || b.y == y_m)
-                    && on_segment(a, b)
-                    && RobustKernel::orient2d(a, b, p) == Orientation::Collinear
-                {
-                    on_edge = Some(on_edge.map_or(e.district, |d| d.min(e.district)));
-                }
-                continue;
-            }
-            match RobustKernel::orient2d(a, b, p) {
-                Orientation::Collinear => {
-                    on_edge = Some(on_edge.map_or(e.district, |d| d.min(e.district)));
-                }
-                // Left of an upward edge, or right of a downward one: the edge crosses the
-                // ray east of the point.
-                o => {
-                    if (o == Orientation::CounterClockwise) == (b.y > a.y) {
-                        odd[e.district as usize / 64] ^= 1 << (e.district % 64);
-                    }
-                }
-            }
-        }
-        let first_odd = odd
-            .iter()
-            .enumerate()
-            .find(|(_, w)| **w != 0)
-            .map(|(k, w)| (k * 64) as u8 + w.trailing_zeros() as u8);
-        match (first_odd, on_edge) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.edges.locate(x_m, y_m)
     }
 }
 
@@ -458,7 +396,7 @@ mod tests {
     /// district whose part holds the point or has it on its boundary.
     fn by_geo(pack: &BoundaryPack, x: f64, y: f64) -> Option<u8> {
         use geo::coordinate_position::{CoordPos, CoordinatePosition};
-        let p = Coord { x, y };
+        let p = geo::Coord { x, y };
         pack.districts
             .iter()
             .position(|d| {

@@ -4,11 +4,13 @@
 //! district (`code`, `name`, `area_km2`) and a `provenance` member saying where it came from.
 //! The Kent & Medway pack is embedded in the binary and is the default for every command.
 
+mod edges;
 mod import;
 mod index;
 mod pack;
 mod topology;
 
+pub use edges::EdgeStrips;
 pub use import::{
     import_districts, ImportOptions, ImportReport, KENT_MEDWAY_CODES, ONS_ATTRIBUTION,
 };

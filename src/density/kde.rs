@@ -78,30 +78,70 @@ pub fn kde_exact_rows(
     h_m: f64,
     scaling: Scaling,
 ) -> Vec<f64> {
+    with_shape(
+        kernel,
+        h_m,
+        Accumulate {
+            grid,
+            rows,
+            kernel,
+            h_m,
+            scaling,
+        },
+    )
+}
+
+/// The largest value of the exact surface ([`kde_exact`] of the same points) over the cells
+/// where `mask` (row-major like the grid) is not NaN; 0 when there are none or all are ≤ 0.
+///
+/// The same sums as [`kde_exact`], cell for cell and bit for bit, but each band of rows is
+/// summed into a small reused buffer and reduced at once, so the whole surface is never
+/// allocated, zeroed or read back: what a Monte Carlo test of the peak density needs from
+/// each of its simulated surfaces.
+pub fn kde_exact_max(
+    grid: &Grid,
+    rows: &RowOrdered,
+    kernel: Kernel,
+    h_m: f64,
+    scaling: Scaling,
+    mask: &[f64],
+) -> f64 {
+    with_shape(
+        kernel,
+        h_m,
+        MaskedMax {
+            grid,
+            rows,
+            kernel,
+            h_m,
+            scaling,
+            mask,
+        },
+    )
+}
+
+/// Something done with a kernel's shape function of d² (m²), compiled once per kernel.
+trait ShapeJob {
+    type Out;
+    fn run<F: Fn(f64) -> f64 + Sync + Send + Copy>(self, shape: F) -> Self::Out;
+}
+
+/// Runs `job` with the shape of `kernel` at bandwidth `h_m`: branch-free where it helps the
+/// inner loop vectorise (for the compact kernels the clamp at 0 is what makes them vanish
+/// from d = h on).
+fn with_shape<J: ShapeJob>(kernel: Kernel, h_m: f64, job: J) -> J::Out {
     let h2 = h_m * h_m;
     let inv_h2 = 1.0 / h2;
     let cut2 = kernel.support_m(h_m).powi(2);
-    // Shapes of d² (m²), branch-free where it helps the inner loop vectorise: for the
-    // compact kernels the clamp at 0 is what makes them vanish from d = h on.
     match kernel {
-        Kernel::Quartic => accumulate(grid, rows, kernel, h_m, scaling, move |d2| {
+        Kernel::Quartic => job.run(move |d2| {
             let u = (1.0 - d2 * inv_h2).max(0.0);
             u * u
         }),
-        Kernel::Epanechnikov => accumulate(grid, rows, kernel, h_m, scaling, move |d2| {
-            (1.0 - d2 * inv_h2).max(0.0)
-        }),
-        Kernel::Triangular => accumulate(grid, rows, kernel, h_m, scaling, move |d2| {
-            (1.0 - d2.sqrt() / h_m).max(0.0)
-        }),
-        Kernel::Uniform => accumulate(grid, rows, kernel, h_m, scaling, move |d2| {
-            if d2 < h2 {
-                1.0
-            } else {
-                0.0
-            }
-        }),
-        Kernel::Gaussian => accumulate(grid, rows, kernel, h_m, scaling, move |d2| {
+        Kernel::Epanechnikov => job.run(move |d2| (1.0 - d2 * inv_h2).max(0.0)),
+        Kernel::Triangular => job.run(move |d2| (1.0 - d2.sqrt() / h_m).max(0.0)),
+        Kernel::Uniform => job.run(move |d2| if d2 < h2 { 1.0 } else { 0.0 }),
+        Kernel::Gaussian => job.run(move |d2| {
             if d2 <= cut2 {
                 (-0.5 * d2 * inv_h2).exp()
             } else {
@@ -111,39 +151,120 @@ pub fn kde_exact_rows(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn accumulate(
-    grid: &Grid,
-    rows: &RowOrdered,
+/// The whole surface.
+struct Accumulate<'a> {
+    grid: &'a Grid,
+    rows: &'a RowOrdered,
     kernel: Kernel,
     h_m: f64,
     scaling: Scaling,
-    shape: impl Fn(f64) -> f64 + Sync + Copy,
-) -> Vec<f64> {
-    let mut out = vec![0.0; grid.len()];
-    if grid.nx == 0 || grid.ny == 0 {
-        return out;
+}
+
+impl ShapeJob for Accumulate<'_> {
+    type Out = Vec<f64>;
+    fn run<F: Fn(f64) -> f64 + Sync + Send + Copy>(self, shape: F) -> Vec<f64> {
+        let grid = self.grid;
+        let mut out = vec![0.0; grid.len()];
+        if grid.nx == 0 || grid.ny == 0 {
+            return out;
+        }
+        let r = self.kernel.support_m(self.h_m);
+        let factor = self.scaling.factor(self.kernel, self.h_m);
+        // Bands of rows are summed in parallel. A band takes the points of its rows and of
+        // the rows within reach around it, in the same order as a single pass, so every cell
+        // gets the same additions in the same order: the result does not depend on the
+        // number of threads.
+        let band_rows = BAND_ROWS.min(grid.ny);
+        out.par_chunks_mut(band_rows * grid.nx)
+            .enumerate()
+            .for_each(|(b, band)| {
+                let row0 = b * band_rows;
+                let points = band_points(grid, self.rows, r, row0, band.len() / grid.nx);
+                sum_band(grid, points, band, row0, r, factor, shape);
+            });
+        out
     }
-    let r = kernel.support_m(h_m);
-    let factor = scaling.factor(kernel, h_m);
-    let c = grid.cell_m;
-    let (points, row_starts) = (&rows.points, &rows.row_starts);
-    // Bands of rows are summed in parallel. A band takes the points of its rows and of the
-    // rows within reach around it, in the same order as a single pass, so every cell gets the
-    // same additions in the same order: the result does not depend on the number of threads.
-    let reach_rows = (r / c).ceil() as usize + 1;
-    let band_rows = BAND_ROWS.min(grid.ny);
-    out.par_chunks_mut(band_rows * grid.nx)
-        .enumerate()
-        .for_each(|(b, band)| {
-            let row0 = b * band_rows;
-            let row1 = row0 + band.len() / grid.nx;
-            let first = row_starts[row0.saturating_sub(reach_rows)];
-            let last = row_starts[(row1 + reach_rows).min(grid.ny)];
-            sum_band(grid, &points[first..last], band, row0, r, factor, shape);
-        });
-    out
+}
+
+/// The surface's largest value where the mask is defined.
+struct MaskedMax<'a> {
+    grid: &'a Grid,
+    rows: &'a RowOrdered,
+    kernel: Kernel,
+    h_m: f64,
+    scaling: Scaling,
+    mask: &'a [f64],
+}
+
+impl ShapeJob for MaskedMax<'_> {
+    type Out = f64;
+    fn run<F: Fn(f64) -> f64 + Sync + Send + Copy>(self, shape: F) -> f64 {
+        let grid = self.grid;
+        if grid.nx == 0 || grid.ny == 0 {
+            return 0.0;
+        }
+        let r = self.kernel.support_m(self.h_m);
+        let factor = self.scaling.factor(self.kernel, self.h_m);
+        let band_rows = BAND_ROWS.min(grid.ny);
+        let bands = grid.ny.div_ceil(band_rows);
+        (0..bands)
+            .into_par_iter()
+            .map_init(Vec::new, |buf: &mut Vec<f64>, b| {
+                let row0 = b * band_rows;
+                let row1 = (row0 + band_rows).min(grid.ny);
+                let (lo, hi) = (row0 * grid.nx, row1 * grid.nx);
+                if hi > self.mask.len() {
+                    return 0.0;
+                }
+                buf.clear();
+                buf.resize(hi - lo, 0.0);
+                let points = band_points(grid, self.rows, r, row0, row1 - row0);
+                sum_band(grid, points, buf, row0, r, factor, shape);
+                max_where_defined(buf, &self.mask[lo..hi])
+            })
+            .reduce(|| 0.0, f64::max)
+    }
+}
+
+/// The points that can reach grid rows `row0..row0 + n` (support `r` metres): those of the
+/// rows within reach around them, in row order.
+fn band_points<'a>(
+    grid: &Grid,
+    rows: &'a RowOrdered,
+    r: f64,
+    row0: usize,
+    n: usize,
+) -> &'a [(f64, f64, f64)] {
+    let reach_rows = (r / grid.cell_m).ceil() as usize + 1;
+    let first = rows.row_starts[row0.saturating_sub(reach_rows)];
+    let last = rows.row_starts[(row0 + n + reach_rows).min(grid.ny)];
+    &rows.points[first..last]
+}
+
+/// Largest of `values` where `mask` is not NaN (0 when there is none or all are ≤ 0), in
+/// eight independent lanes so the loop vectorises.
+pub fn max_where_defined(values: &[f64], mask: &[f64]) -> f64 {
+    const LANES: usize = 8;
+    let n = values.len().min(mask.len());
+    let mut acc = [0.0f64; LANES];
+    let (v8, m8) = (
+        values[..n].chunks_exact(LANES),
+        mask[..n].chunks_exact(LANES),
+    );
+    let (vr, mr) = (v8.remainder(), m8.remainder());
+    for (v, m) in v8.zip(m8) {
+        for k in 0..LANES {
+            let x = if m[k].is_nan() { 0.0 } else { v[k] };
+            acc[k] = if x > acc[k] { x } else { acc[k] };
+        }
+    }
+    let mut best = acc.iter().fold(0.0f64, |a, &b| if b > a { b } else { a });
+    for (v, m) in vr.iter().zip(mr) {
+        if !m.is_nan() && *v > best {
+            best = *v;
+        }
+    }
+    best
 }
 
 /// Adds the kernels (support `r` metres, scaled by `factor`) of `points` to the grid rows
@@ -512,6 +633,60 @@ mod tests {
             }
         }
         assert!(worst <= 1e-9, "relative error {worst}");
+    }
+
+    /// The band-wise masked maximum is the maximum of the whole surface over the same mask,
+    /// to the bit, for every kernel, with a mask that leaves out the true peak.
+    #[test]
+    fn masked_maximum_is_the_surface_maximum() {
+        let (xs, ys, ws) = points(2_000, 5);
+        // Rows enough for several bands.
+        let g = Grid::covering(599_000.0, 149_000.0, 606_000.0, 155_000.0, 25.0);
+        assert!(g.ny > 2 * BAND_ROWS);
+        let rows = RowOrdered::new(&g, &xs, &ys, &ws);
+        for kernel in [
+            Kernel::Quartic,
+            Kernel::Epanechnikov,
+            Kernel::Triangular,
+            Kernel::Uniform,
+            Kernel::Gaussian,
+        ] {
+            let full = kde_exact_rows(&g, &rows, kernel, 200.0, Scaling::Density);
+            let peak = full
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i)
+                .unwrap();
+            // Defined everywhere but a disc around the peak and every seventh cell.
+            let (px, py) = (peak % g.nx, peak / g.nx);
+            let mask: Vec<f64> = (0..g.len())
+                .map(|i| {
+                    let (x, y) = (i % g.nx, i / g.nx);
+                    let near = x.abs_diff(px).pow(2) + y.abs_diff(py).pow(2) < 9;
+                    if near || i % 7 == 0 {
+                        f64::NAN
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let want = full
+                .iter()
+                .zip(&mask)
+                .filter(|(_, m)| !m.is_nan())
+                .map(|(v, _)| *v)
+                .fold(0.0, f64::max);
+            let got = kde_exact_max(&g, &rows, kernel, 200.0, Scaling::Density, &mask);
+            assert!(want > 0.0 && want < full[peak]);
+            assert_eq!(got.to_bits(), want.to_bits(), "{kernel:?}");
+        }
+        // Nothing defined: 0.
+        let none = vec![f64::NAN; g.len()];
+        assert_eq!(
+            kde_exact_max(&g, &rows, Kernel::Quartic, 200.0, Scaling::Density, &none),
+            0.0
+        );
     }
 
     #[test]

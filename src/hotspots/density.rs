@@ -2,13 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use geo::{Area, BoundingRect, Centroid, Intersects, MultiPolygon, Point, Polygon};
+use geo::{Area, BoundingRect, Centroid, MultiPolygon, Polygon};
 use serde::Serialize;
 
 use super::poisson::poisson_sf;
 use super::polygons::threshold_polygons;
 use super::{pai, ThresholdRule};
-use crate::boundaries::{BoundaryPack, DistrictIndex};
+use crate::boundaries::{BoundaryPack, DistrictIndex, EdgeStrips};
 use crate::density::{
     compute_surface, IncidentFilter, SumMethod, Surface, SurfaceError, SurfaceOptions,
 };
@@ -193,13 +193,14 @@ pub(crate) fn contents(
     let Some(b) = geometry.bounding_rect() else {
         return (Vec::new(), 0.0, Vec::new());
     };
+    // Exact point-in-polygon (boundary inclusive) against the few edges of each point's strip.
+    let area = EdgeStrips::of(std::slice::from_ref(geometry));
     let mut rows: Vec<u32> = inp
         .index
         .within_bbox(b.min().x, b.min().y, b.max().x, b.max().y)
         .filter(|&r| {
             let i = r as usize;
-            filter.keep(inp.store, i)
-                && geometry.intersects(&Point::new(inp.store.x_m[i], inp.store.y_m[i]))
+            filter.keep(inp.store, i) && area.contains(inp.store.x_m[i], inp.store.y_m[i])
         })
         .collect();
     rows.sort_unstable();
@@ -441,6 +442,7 @@ fn peak_and_districts(
     }
     let mut peak: Option<f64> = None;
     let g = &surface.grid;
+    let area = EdgeStrips::of(std::slice::from_ref(geometry));
     if let Some(b) = geometry.bounding_rect() {
         let (ix0, iy0) = g.cell_of(b.min().x, b.min().y).unwrap_or((0, 0));
         let (ix1, iy1) = g
@@ -450,7 +452,7 @@ fn peak_and_districts(
             for ix in ix0..=ix1 {
                 let (cx, cy) = g.centre(ix, iy);
                 let v = surface.values[iy * g.nx + ix];
-                if v.is_nan() || !geometry.intersects(&Point::new(cx, cy)) {
+                if v.is_nan() || !area.contains(cx, cy) {
                     continue;
                 }
                 peak = Some(peak.map_or(v, |p: f64| p.max(v)));
@@ -505,8 +507,8 @@ fn simulate_max_density(
         }
         let kernel = sopts.kernel;
         // The same sum as the observed surface: binned only when that one was.
-        let binned = if surface.method == SumMethod::Binned {
-            crate::density::kde_binned(
+        if surface.method == SumMethod::Binned {
+            if let Some(values) = crate::density::kde_binned(
                 &surface.grid,
                 &xs,
                 &ys,
@@ -514,50 +516,21 @@ fn simulate_max_density(
                 kernel,
                 surface.bandwidth_m,
                 sopts.scaling,
-            )
-        } else {
-            None
-        };
-        let values = binned.unwrap_or_else(|| {
-            crate::density::kde_exact(
-                &surface.grid,
-                &xs,
-                &ys,
-                &ws,
-                kernel,
-                surface.bandwidth_m,
-                sopts.scaling,
-            )
-        });
-        max_on_land(&values, &surface.values)
+            ) {
+                return crate::density::kde::max_where_defined(&values, &surface.values);
+            }
+        }
+        let rows = crate::density::RowOrdered::new(&surface.grid, &xs, &ys, &ws);
+        crate::density::kde::kde_exact_max(
+            &surface.grid,
+            &rows,
+            kernel,
+            surface.bandwidth_m,
+            sopts.scaling,
+            &surface.values,
+        )
     };
     let mut maxima: Vec<f64> = (0..opts.simulations).into_par_iter().map(one).collect();
     maxima.sort_by(f64::total_cmp);
     Ok(maxima)
-}
-
-/// Largest of `values` where `mask` is not NaN (0 when there is none or all are ≤ 0), in
-/// eight independent lanes so the loop vectorises.
-fn max_on_land(values: &[f64], mask: &[f64]) -> f64 {
-    const LANES: usize = 8;
-    let n = values.len().min(mask.len());
-    let mut acc = [0.0f64; LANES];
-    let (v8, m8) = (
-        values[..n].chunks_exact(LANES),
-        mask[..n].chunks_exact(LANES),
-    );
-    let (vr, mr) = (v8.remainder(), m8.remainder());
-    for (v, m) in v8.zip(m8) {
-        for k in 0..LANES {
-            let x = if m[k].is_nan() { 0.0 } else { v[k] };
-            acc[k] = if x > acc[k] { x } else { acc[k] };
-        }
-    }
-    let mut best = acc.iter().fold(0.0f64, |a, &b| if b > a { b } else { a });
-    for (v, m) in vr.iter().zip(mr) {
-        if !m.is_nan() && *v > best {
-            best = *v;
-        }
-    }
-    best
 }

@@ -2,8 +2,8 @@
 //! and their TileJSON 3.0.0 descriptions: what the service encodes per request and the
 //! snapshot's PMTiles archive holds.
 //!
-//! On a layer's first tile its EPSG:27700 polygons are projected once to Web Mercator
-//! metres (EPSG:3857, by PROJ), simplified once per zoom level (Ramer–Douglas–Peucker with
+//! On a layer's first tile its polygons are projected once to Web Mercator metres
+//! (EPSG:3857, from their PROJ-made WGS84 coordinates by the projection's formula), simplified once per zoom level (Ramer–Douglas–Peucker with
 //! a tolerance of one tile unit) and indexed by bounding box (rstar). A tile request then
 //! only selects, clips to the tile plus [`BUFFER`] units (geo's boolean operations),
 //! snaps to the [`EXTENT`] grid and encodes (geozero's MVT writer).
@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use geo::{BooleanOps, Coord, CoordsIter, LineString, MultiPolygon, Polygon, Rect, Simplify};
+use geo::{
+    BooleanOps, Coord, CoordsIter, LineString, MapCoords, MultiPolygon, Polygon, Rect, Simplify,
+};
 use geozero::mvt::{tile, Message, TagsBuilder, Tile, TileValue};
 use geozero::ToMvt;
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -19,8 +21,8 @@ use rstar::{RTree, AABB};
 use serde_json::{json, Value};
 use thiserror::Error;
 
-use super::table::{transform, Attr, LayerTable};
-use crate::crs::{CrsError, Transformer};
+use super::table::{Attr, LayerTable};
+use crate::crs::lonlat_to_web_mercator;
 
 /// Tile side in tile units.
 pub const EXTENT: u32 = 4096;
@@ -213,14 +215,18 @@ fn snap_ring(ls: &LineString<f64>, b: &[f64; 4], exterior: bool) -> Option<LineS
     Some(LineString::new(pts))
 }
 
-/// Projects `t`'s EPSG:27700 features to Web Mercator (PROJ), simplifies each once per
-/// zoom (Ramer–Douglas–Peucker, one tile unit) and indexes their bounding boxes.
-fn prepare(t: &LayerTable) -> Result<Prepared, CrsError> {
-    let to_merc = Transformer::bng_to_web_mercator()?;
+/// Projects `t`'s features to Web Mercator (their WGS84 geometry, which PROJ made from the
+/// EPSG:27700 one, through the projection's closed form
+/// [`crate::crs::lonlat_to_web_mercator`]), simplifies each once per zoom
+/// (Ramer–Douglas–Peucker, one tile unit) and indexes their bounding boxes.
+fn prepare(t: &LayerTable) -> Prepared {
     let mut features = Vec::with_capacity(t.features.len());
     let mut boxes = Vec::new();
     for f in &t.features {
-        let mp = transform(&f.bng, &to_merc)?;
+        let mp = f.wgs84.map_coords(|c| {
+            let (x, y) = lonlat_to_web_mercator(c.x, c.y);
+            Coord { x, y }
+        });
         let Some(r) = geo::BoundingRect::bounding_rect(&mp) else {
             continue;
         };
@@ -256,10 +262,10 @@ fn prepare(t: &LayerTable) -> Result<Prepared, CrsError> {
             tags,
         });
     }
-    Ok(Prepared {
+    Prepared {
         features,
         tree: RTree::bulk_load(boxes),
-    })
+    }
 }
 
 impl VectorLayer {
@@ -292,13 +298,7 @@ impl VectorLayer {
     /// The layer ready for tiling: projected to Web Mercator, simplified per zoom and
     /// indexed, once (concurrent first callers wait for one preparation).
     fn prepared(&self) -> &Prepared {
-        self.prepared.get_or_init(|| match prepare(&self.source) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!("vector tiles of '{}' unavailable: {e}", self.id);
-                Prepared::default()
-            }
-        })
+        self.prepared.get_or_init(|| prepare(&self.source))
     }
 
     /// Number of features.

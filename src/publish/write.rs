@@ -273,6 +273,7 @@ pub fn publish(
             (format!("{}-epsg27700.geojson", l.id), OutputCrs::Bng),
             (format!("{}.gpkg", l.id), OutputCrs::Bng),
         ] {
+            let _s = tracing::debug_span!("file", name = %name).entered();
             write_layer_with(
                 &l.table,
                 crs,
@@ -294,6 +295,7 @@ pub fn publish(
                 b,
                 crate::layers::mvt::default_minzoom(&l.id),
             );
+            let _s = tracing::debug_span!("tiles").entered();
             let tiles = super::pmtiles::layer_tiles(&v, b);
             (v, b, tiles)
         }))
