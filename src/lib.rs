@@ -8,6 +8,7 @@ pub mod boundaries;
 pub mod cli;
 pub mod crs;
 pub mod density;
+pub mod disclosure;
 pub mod fixtures;
 pub mod gistar;
 pub mod hotspots;

@@ -151,6 +151,7 @@ pub fn refresh(mut a: RefreshArgs) -> Result<crate::publish::PublishOutcome> {
             cell_m: config.heatmap.cell_m,
             ..Default::default()
         },
+        policy: config.policy(),
     };
     Ok(publish(
         &l.inputs(&index, &harm),

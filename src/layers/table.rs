@@ -58,16 +58,25 @@ pub struct Field {
     pub ty: FieldType,
     /// What it holds, with its unit.
     pub description: &'static str,
+    /// How disclosure control treats it on controlled tiers.
+    pub sdc: crate::disclosure::Sdc,
 }
 
 impl Field {
-    /// A field.
+    /// A field about no incident in particular ([`crate::disclosure::Sdc::Keep`]).
     pub const fn new(name: &'static str, ty: FieldType, description: &'static str) -> Self {
         Field {
             name,
             ty,
             description,
+            sdc: crate::disclosure::Sdc::Keep,
         }
+    }
+
+    /// The same field with disclosure role `sdc`.
+    pub const fn with_sdc(mut self, sdc: crate::disclosure::Sdc) -> Self {
+        self.sdc = sdc;
+        self
     }
 }
 

@@ -13,6 +13,7 @@ use crate::gistar::{Category, EmergingLayer, GiLayer};
 use crate::hotspots::{HotspotLayer, Inputs, Purpose};
 use crate::temporal::{area_profile, patrol_plan, PatrolPlan, Profile};
 
+use crate::disclosure::Sdc;
 use FieldType::{Integer, Real, Text};
 
 /// Offence groups listed per hotspot (`top1_*` .. `top3_*`).
@@ -69,38 +70,44 @@ pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
         Field::new("purpose", Text, "all, grip or diversion"),
         Field::new("lad_codes", Text, "ONS codes of the districts it covers, ';'-separated"),
         Field::new("lad_names", Text, "their names, ';'-separated"),
-        Field::new("incidents", Integer, "incidents inside"),
+        Field::new("incidents", Integer, "incidents inside").with_sdc(Sdc::Count),
         Field::new(
             "sel_count",
             Integer,
             "incidents inside that match the request's datetime and offence_group (all of them without a selection)",
-        ),
+        ).with_sdc(Sdc::Count),
         Field::new(
             "harm",
             Real,
             "harm inside: the harm table's indicative days of custody (see Offence groups), or the rows' own weights",
-        ),
+        ).with_sdc(Sdc::Harm),
         Field::new("area_m2", Real, "area, m²"),
-        Field::new("share_inc", Real, "share of all incidents inside (0–1)"),
-        Field::new("share_harm", Real, "share of all harm inside (0–1)"),
-        Field::new("pai", Real, "Predictive Accuracy Index: share of incidents ÷ share of land area"),
+        Field::new("share_inc", Real, "share of all incidents inside (0–1)").with_sdc(Sdc::Scaled("incidents")),
+        Field::new("share_harm", Real, "share of all harm inside (0–1)").with_sdc(Sdc::Scaled("harm")),
+        Field::new("pai", Real, "Predictive Accuracy Index: share of incidents ÷ share of land area").with_sdc(Sdc::Scaled("incidents")),
         Field::new(
             "p_uniform",
             Real,
             "Poisson upper-tail p of this many incidents in this area under uniform spread (descriptive)",
-        ),
+        ).with_sdc(Sdc::Exact),
     ];
     if purpose == Purpose::Grip {
-        f.push(Field::new(
-            "cum_harm",
-            Real,
-            "share of all harm in places ranked 1..this (0–1)",
-        ));
-        f.push(Field::new(
-            "cum_area",
-            Real,
-            "share of land area in places ranked 1..this (0–1)",
-        ));
+        f.push(
+            Field::new(
+                "cum_harm",
+                Real,
+                "share of all harm in places ranked 1..this (0–1)",
+            )
+            .with_sdc(Sdc::Exact),
+        );
+        f.push(
+            Field::new(
+                "cum_area",
+                Real,
+                "share of land area in places ranked 1..this (0–1)",
+            )
+            .with_sdc(Sdc::Exact),
+        );
     } else {
         f.push(Field::new(
             "p_mc",
@@ -125,21 +132,23 @@ pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
         ["top3_group", "top3_count", "top3_share"],
     ];
     for [g, c, s] in TOP {
-        f.push(Field::new(
-            g,
-            Text,
-            "offence group, by incidents inside (1st, 2nd, 3rd); null when fewer groups",
-        ));
-        f.push(Field::new(
-            c,
-            Integer,
-            "its incidents inside (0 when absent)",
-        ));
-        f.push(Field::new(
-            s,
-            Real,
-            "its share of the hotspot's incidents (0–1; 0 when absent)",
-        ));
+        f.push(
+            Field::new(
+                g,
+                Text,
+                "offence group, by incidents inside (1st, 2nd, 3rd); null when fewer groups",
+            )
+            .with_sdc(Sdc::With(c)),
+        );
+        f.push(Field::new(c, Integer, "its incidents inside (0 when absent)").with_sdc(Sdc::Count));
+        f.push(
+            Field::new(
+                s,
+                Real,
+                "its share of the hotspot's incidents (0–1; 0 when absent)",
+            )
+            .with_sdc(Sdc::Scaled(c)),
+        );
     }
     f.extend([
         Field::new(
@@ -184,7 +193,7 @@ pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
         "detail",
         Text,
         "JSON text: top_offence_groups and the full patrol plan (windows, shares, tests, visits)",
-    ));
+    ).with_sdc(Sdc::Exact));
     f
 }
 
@@ -319,15 +328,16 @@ pub fn gistar_fields() -> Vec<Field> {
             Text,
             "H3 index, or 150m:<E>:<N> (south-west corner) for squares",
         ),
-        Field::new("count", Integer, "incidents in the cell"),
-        Field::new("harm", Real, "harm in the cell"),
-        Field::new("z", Real, "Gi* z-score"),
-        Field::new("p", Real, "two-sided normal p of z"),
+        Field::new("count", Integer, "incidents in the cell").with_sdc(Sdc::Count),
+        Field::new("harm", Real, "harm in the cell").with_sdc(Sdc::Harm),
+        Field::new("z", Real, "Gi* z-score").with_sdc(Sdc::Exact),
+        Field::new("p", Real, "two-sided normal p of z").with_sdc(Sdc::Exact),
         Field::new(
             "p_sim",
             Real,
             "conditional-randomisation pseudo p (null without permutations)",
-        ),
+        )
+        .with_sdc(Sdc::Exact),
         Field::new(
             "bin",
             Integer,
@@ -420,13 +430,13 @@ pub fn gistar_on(
 pub fn count_fields() -> Vec<Field> {
     vec![
         Field::new("cell", Text, "H3 index (resolution 9)"),
-        Field::new("count", Integer, "incidents in the cell"),
+        Field::new("count", Integer, "incidents in the cell").with_sdc(Sdc::Count),
         Field::new(
             "sel_count",
             Integer,
             "incidents in the cell that match the request's datetime and offence_group (all of them without a selection)",
-        ),
-        Field::new("harm", Real, "harm in the cell"),
+        ).with_sdc(Sdc::Count),
+        Field::new("harm", Real, "harm in the cell").with_sdc(Sdc::Harm),
     ]
 }
 

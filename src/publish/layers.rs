@@ -3,6 +3,7 @@
 //! (for layers that take selections) each feature's incident rows.
 
 use crate::density::IncidentFilter;
+use crate::disclosure::Policy;
 use crate::gistar::{emerging_layer_on, gi_layer_on, GiRequest, PlacedCells};
 use crate::hotspots::{build_layer, HotspotRequest, Inputs, Purpose};
 use crate::layers::{tables, LayerTable};
@@ -43,8 +44,11 @@ enum Job {
 /// Builds every published layer, in a fixed order, the independent parts in parallel
 /// (the results do not depend on the thread count). Layers that cannot be made (e.g. fewer
 /// than three months for emerging hotspots) are left out with a message on stderr.
-pub fn build_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishError> {
-    Ok(build_layers_then(inp, |_| Ok(()))?
+pub fn build_layers(
+    inp: &Inputs<'_>,
+    policy: &Policy,
+) -> Result<Vec<PublishedLayer>, super::PublishError> {
+    Ok(build_layers_then(inp, policy, |_| Ok(()))?
         .into_iter()
         .map(|(l, ())| l)
         .collect())
@@ -54,6 +58,7 @@ pub fn build_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::Publ
 /// parallel task (e.g. writing it out while other layers are still computed).
 pub fn build_layers_then<T: Send>(
     inp: &Inputs<'_>,
+    policy: &Policy,
     then: impl Fn(&PublishedLayer) -> Result<T, super::PublishError> + Sync,
 ) -> Result<Vec<(PublishedLayer, T)>, super::PublishError> {
     use rayon::prelude::*;
@@ -67,7 +72,7 @@ pub fn build_layers_then<T: Send>(
     let parts: Vec<Vec<(PublishedLayer, T)>> = jobs
         .par_iter()
         .map(|&j| {
-            run_job(inp, j)?
+            run_job(inp, policy, j)?
                 .into_iter()
                 .map(|l| then(&l).map(|t| (l, t)))
                 .collect::<Result<Vec<_>, _>>()
@@ -76,7 +81,11 @@ pub fn build_layers_then<T: Send>(
     Ok(parts.into_iter().flatten().collect())
 }
 
-fn run_job(inp: &Inputs<'_>, job: Job) -> Result<Vec<PublishedLayer>, super::PublishError> {
+fn run_job(
+    inp: &Inputs<'_>,
+    policy: &Policy,
+    job: Job,
+) -> Result<Vec<PublishedLayer>, super::PublishError> {
     let name = match job {
         Job::Districts => "districts",
         Job::Hotspots(id, ..) => id,
@@ -85,14 +94,19 @@ fn run_job(inp: &Inputs<'_>, job: Job) -> Result<Vec<PublishedLayer>, super::Pub
     let _stage = tracing::info_span!("stage", stage = name).entered();
     let analysis = |e: String| super::PublishError::Analysis(e);
     match job {
-        Job::Districts => Ok(vec![PublishedLayer {
-            id: "districts".into(),
-            title: "Districts".into(),
-            description: "The 13 Kent and Medway districts (ONS boundaries, generalised)".into(),
-            table: tables::districts(inp.pack)?.into(),
-            members: None,
-            text: None,
-        }]),
+        Job::Districts => Ok(vec![controlled(
+            policy,
+            PublishedLayer {
+                id: "districts".into(),
+                title: "Districts".into(),
+                description: "The 13 Kent and Medway districts (ONS boundaries, generalised)"
+                    .into(),
+                table: tables::districts(inp.pack)?.into(),
+                members: None,
+                text: None,
+            },
+            &[],
+        )]),
         Job::Hotspots(id, title, purpose) => {
             let layer = build_layer(
                 inp,
@@ -104,24 +118,36 @@ fn run_job(inp: &Inputs<'_>, job: Job) -> Result<Vec<PublishedLayer>, super::Pub
             .map_err(|e| analysis(format!("{id}: {e}")))?;
             // When to act at each place: its peak windows against the whole area's profile.
             let table = tables::hotspots(inp, &layer, &IncidentFilter::default())?;
-            Ok(vec![PublishedLayer {
-                id: id.into(),
-                title: title.into(),
-                description: format!(
-                    "Ranked {} hotspots: counts, harm, PAI, what is inside and when to patrol",
-                    purpose.slug()
-                ),
-                table: table.into(),
-                members: Some(layer.spots.iter().map(|h| h.members.clone()).collect()),
-                text: None,
-            }])
+            let support: Vec<Option<u64>> = layer
+                .spots
+                .iter()
+                .map(|h| Some(h.members.len() as u64))
+                .collect();
+            Ok(vec![controlled(
+                policy,
+                PublishedLayer {
+                    id: id.into(),
+                    title: title.into(),
+                    description: format!(
+                        "Ranked {} hotspots: counts, harm, PAI, what is inside and when to patrol",
+                        purpose.slug()
+                    ),
+                    table: table.into(),
+                    members: Some(layer.spots.iter().map(|h| h.members.clone()).collect()),
+                    text: None,
+                },
+                &support,
+            )])
         }
-        Job::Cells => cell_layers(inp),
+        Job::Cells => cell_layers(inp, policy),
     }
 }
 
 /// Gi*, the counts and emerging hotspots, on the same H3 cells placed once.
-fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishError> {
+fn cell_layers(
+    inp: &Inputs<'_>,
+    policy: &Policy,
+) -> Result<Vec<PublishedLayer>, super::PublishError> {
     let analysis = |e: String| super::PublishError::Analysis(e);
     let mut out = Vec::new();
     let req = GiRequest::default();
@@ -130,16 +156,46 @@ fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishEr
     // One outline per cell for both layers (the counts' cells are among Gi*'s).
     let outlines =
         tables::CellOutlines::new(&gi.cells, |i| gi.count[i] != 0.0 || gi.gi.bin[i] != 0)?;
-    out.push(PublishedLayer {
-        id: "gistar".into(),
-        title: "Gi* hot spots (H3 res 9)".into(),
-        description:
-            "Getis-Ord Gi* per H3 cell with FDR confidence bins (cells with incidents or a bin)"
-                .into(),
-        table: tables::gistar_on(&gi, true, &outlines)?.into(),
-        members: None,
-        text: None,
-    });
+    // What a cell's statistics rest on: the incidents in it and its neighbours.
+    let neighbourhood: Vec<u64> = (0..gi.cells.len())
+        .map(|i| {
+            let n = gi.count[i]
+                + gi.cells.neighbours[i]
+                    .iter()
+                    .map(|&j| gi.count[j as usize])
+                    .sum::<f64>();
+            n.round() as u64
+        })
+        .collect();
+    let by_id: std::collections::HashMap<&str, usize> = gi
+        .cells
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let support_of = |t: &LayerTable| -> Vec<Option<u64>> {
+        t.features
+            .iter()
+            .map(|f| by_id.get(f.id.as_str()).map(|&i| neighbourhood[i]))
+            .collect()
+    };
+    let gistar_table = tables::gistar_on(&gi, true, &outlines)?;
+    let gistar_support = support_of(&gistar_table);
+    out.push(controlled(
+        policy,
+        PublishedLayer {
+            id: "gistar".into(),
+            title: "Gi* hot spots (H3 res 9)".into(),
+            description:
+                "Getis-Ord Gi* per H3 cell with FDR confidence bins (cells with incidents or a bin)"
+                    .into(),
+            table: gistar_table.into(),
+            members: None,
+            text: None,
+        },
+        &gistar_support,
+    ));
     let (counts, cell_of_feature) = tables::counts_on(&gi, &outlines)?;
     let mut rows: Vec<Vec<u32>> = vec![Vec::new(); gi.cells.len()];
     for (r, cell) in placed.assigned.iter().enumerate() {
@@ -147,29 +203,57 @@ fn cell_layers(inp: &Inputs<'_>) -> Result<Vec<PublishedLayer>, super::PublishEr
             rows[*cell as usize].push(r as u32);
         }
     }
-    out.push(PublishedLayer {
-        id: "h3-counts".into(),
-        title: "Incidents per H3 cell (res 9)".into(),
-        description: "Incident counts and harm per H3 cell".into(),
-        table: counts.into(),
-        members: Some(
-            cell_of_feature
-                .iter()
-                .map(|&i| std::mem::take(&mut rows[i]))
-                .collect(),
-        ),
-        text: None,
-    });
-    match emerging_layer_on(inp, &req, placed) {
-        Ok(e) => out.push(PublishedLayer {
-            id: "emerging".into(),
-            title: "Emerging hotspots (H3 res 9)".into(),
-            description: "Monthly Gi* trends and ArcGIS emerging hot spot categories".into(),
-            table: tables::emerging(&e, false)?.into(),
-            members: None,
+    let count_support: Vec<Option<u64>> = cell_of_feature
+        .iter()
+        .map(|&i| Some(gi.count[i].round() as u64))
+        .collect();
+    out.push(controlled(
+        policy,
+        PublishedLayer {
+            id: "h3-counts".into(),
+            title: "Incidents per H3 cell (res 9)".into(),
+            description: "Incident counts and harm per H3 cell".into(),
+            table: counts.into(),
+            members: Some(
+                cell_of_feature
+                    .iter()
+                    .map(|&i| std::mem::take(&mut rows[i]))
+                    .collect(),
+            ),
             text: None,
-        }),
+        },
+        &count_support,
+    ));
+    match emerging_layer_on(inp, &req, placed) {
+        Ok(e) => {
+            let table = tables::emerging(&e, false)?;
+            let support = support_of(&table);
+            out.push(controlled(
+                policy,
+                PublishedLayer {
+                    id: "emerging".into(),
+                    title: "Emerging hotspots (H3 res 9)".into(),
+                    description: "Monthly Gi* trends and ArcGIS emerging hot spot categories"
+                        .into(),
+                    table: table.into(),
+                    members: None,
+                    text: None,
+                },
+                &support,
+            ))
+        }
         Err(e) => tracing::warn!("emerging hotspots left out: {e}"),
     }
     Ok(out)
+}
+
+/// `l` as its tier publishes it (see [`Policy::publish`]); `support` gives each feature's
+/// incidents (what it rests on), empty for a layer about no incidents.
+fn controlled(policy: &Policy, l: PublishedLayer, support: &[Option<u64>]) -> PublishedLayer {
+    let (table, members) = policy.publish(&l.id, &l.table, l.members.as_deref(), support);
+    PublishedLayer {
+        table: table.into(),
+        members,
+        ..l
+    }
 }

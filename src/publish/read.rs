@@ -206,6 +206,10 @@ fn read_table(dir: &Path, id: &str) -> Result<(LayerTable, Option<FeatureTexts>)
             ),
         ));
     }
+    // A controlled layer publishes its schema less the exact-count fields.
+    let controlled =
+        crate::disclosure::from_metadata(&wgs.metadata).is_some_and(|(_, r)| r.is_some());
+    let fields = crate::disclosure::published_fields(&fields, controlled);
     let mut t = LayerTable::new(id, fields.clone(), wgs.metadata);
     let (mut texts_wgs, mut texts_bng) = (
         Vec::with_capacity(wgs.features.len()),

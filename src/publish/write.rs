@@ -32,6 +32,9 @@ pub struct PublishOptions {
     pub config_sha256: Option<String>,
     /// The heatmap surface (cell, bandwidth, kernel).
     pub heatmap: SurfaceOptions,
+    /// Tiers and disclosure control: every layer and the heatmap are published as their
+    /// tier allows.
+    pub policy: crate::disclosure::Policy,
 }
 
 /// What a publish did.
@@ -301,11 +304,21 @@ pub fn publish(
         }))
     };
     let (layers, surface) = rayon::join(
-        || build_layers_then(inp, write_out),
+        || build_layers_then(inp, &opts.policy, write_out),
         || {
             let _stage = tracing::info_span!("stage", stage = "heatmap").entered();
-            let s = compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap)
+            let mut s =
+                compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap)
+                    .map_err(|e| PublishError::Analysis(format!("heatmap: {e}")))?;
+            if let Some(rules) = opts.policy.rules_for("density") {
+                crate::disclosure::control_surface(
+                    rules,
+                    &mut s,
+                    (inp.pack, inp.districts, inp.store, inp.harm),
+                    &opts.heatmap,
+                )
                 .map_err(|e| PublishError::Analysis(format!("heatmap: {e}")))?;
+            }
             let tif = crate::density::cog::cog_bytes(&s.grid, &s.values)
                 .map_err(io_err(Path::new("density.tif")))?;
             Ok::<_, PublishError>((s, tif))
@@ -378,7 +391,20 @@ pub fn publish(
         config_sha256: opts.config_sha256.clone(),
         inputs: report.clone(),
         boundaries: json!({"origin": inp.pack.origin, "fingerprint": inp.pack.fingerprint()}),
-        heatmap: serde_json::to_value(&surface).unwrap_or_default(),
+        heatmap: {
+            let mut h = serde_json::to_value(&surface).unwrap_or_default();
+            let tier = opts.policy.tier_of("density");
+            if let serde_json::Value::Object(o) = &mut h {
+                o.insert(
+                    "disclosure".into(),
+                    match opts.policy.rules_for("density") {
+                        Some(r) => r.metadata(tier, 0),
+                        None => crate::disclosure::uncontrolled_metadata(tier),
+                    },
+                );
+            }
+            h
+        },
         layers: entries,
         gates: Some(super::manifest::GateSettings {
             max_row_drop: opts.gates.max_row_drop,

@@ -37,6 +37,9 @@ pub struct Collection {
     pub members: Option<Vec<Vec<u32>>>,
     /// First and last incident start (epoch minutes) for layers with members.
     pub period_min: Option<[i32; 2]>,
+    /// Disclosure control of the layer's selections (its metadata's rules); `None` for a
+    /// layer published without control.
+    pub rules: Option<crate::disclosure::Rules>,
 }
 
 fn bbox_of(mp: &geo::MultiPolygon<f64>) -> [f64; 4] {
@@ -92,6 +95,7 @@ impl Collection {
                 .iter()
                 .map(|f| bbox_of(&output_geometry(&f.bng, OutputCrs::Bng)))
                 .collect(),
+            rules: control_of(&table.metadata).1,
             table,
             members: None,
             period_min: None,
@@ -119,8 +123,18 @@ impl Collection {
     }
 }
 
+/// The tier and the rules a layer's metadata gives it; a layer whose metadata says nothing
+/// (a snapshot from before disclosure control) is public under the default rules.
+pub fn control_of(
+    metadata: &serde_json::Value,
+) -> (crate::disclosure::Tier, Option<crate::disclosure::Rules>) {
+    use crate::disclosure::{from_metadata, Rules, Tier};
+    from_metadata(metadata).unwrap_or((Tier::Public, Some(Rules::default())))
+}
+
 /// The collections of published layers; layers that take selections get the period of
-/// the incidents in `store`.
+/// the incidents in `store`. Only public layers are served: the service has no access
+/// control yet, so partner and restricted layers stay in the snapshot's files.
 pub fn collections_of(
     layers: Vec<crate::publish::layers::PublishedLayer>,
     store: &crate::incidents::IncidentStore,
@@ -134,6 +148,18 @@ pub fn collections_of(
     use rayon::prelude::*;
     layers
         .into_par_iter()
+        .filter(|l| {
+            let (tier, _) = control_of(&l.table.metadata);
+            if tier != crate::disclosure::Tier::Public {
+                tracing::warn!(
+                    layer = %l.id,
+                    "layer '{}' is {}: not served (the service serves public layers only)",
+                    l.id,
+                    tier.slug()
+                );
+            }
+            tier == crate::disclosure::Tier::Public
+        })
         .map(|l| {
             let mut c = Collection::from_table(&l.id, &l.title, &l.description, l.table, l.text)?;
             if l.members.is_some() {

@@ -18,6 +18,15 @@
 //! [heatmap]
 //! bandwidth_m = 300.0
 //! cell_m = 50.0
+//!
+//! [disclosure]            # statistical disclosure control of public layers
+//! min_count = 5           # features and counts resting on fewer incidents are suppressed
+//! round_to = 5            # published counts are rounded to this
+//! granularity = "month"   # finest selection period: month, day or minute
+//! partner = false         # control partner-tier layers too
+//!
+//! [layers]                # tier per layer; unnamed layers are public
+//! grip = "partner"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -232,9 +241,36 @@ pub struct ServeConfig {
     /// Nightly refresh settings.
     #[serde(default)]
     pub refresh: RefreshConfig,
+    /// Statistical disclosure control of public (and optionally partner) outputs.
+    #[serde(default)]
+    pub disclosure: crate::disclosure::Rules,
+    /// Tier of each layer (`public`, `partner`, `restricted`); layers not named, and the
+    /// `density` heatmap when not named, are public.
+    #[serde(default)]
+    pub layers: std::collections::BTreeMap<String, crate::disclosure::Tier>,
 }
 
+/// Layer ids a config may give a tier to.
+pub const LAYER_IDS: [&str; 8] = [
+    "districts",
+    "hotspots",
+    "grip",
+    "diversion",
+    "gistar",
+    "h3-counts",
+    "emerging",
+    "density",
+];
+
 impl ServeConfig {
+    /// Tiers and disclosure rules for publishing.
+    pub fn policy(&self) -> crate::disclosure::Policy {
+        crate::disclosure::Policy {
+            rules: self.disclosure.clone(),
+            tiers: self.layers.clone(),
+        }
+    }
+
     /// Parses `text` (named `file` in errors); relative paths are joined to `base`.
     pub fn parse(text: &str, file: &str, base: &Path) -> Result<Self, ConfigError> {
         let mut c: ServeConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
@@ -292,6 +328,27 @@ impl ServeConfig {
             return Err(invalid(
                 "refresh.watch_s",
                 format!("{} must be 0.1 to 3600 seconds", c.refresh.watch_s),
+            ));
+        }
+        if c.disclosure.min_count < 2 {
+            return Err(invalid(
+                "disclosure.min_count",
+                format!(
+                    "{} would publish single incidents; use 2 or more (default 5)",
+                    c.disclosure.min_count
+                ),
+            ));
+        }
+        if c.disclosure.round_to == 0 {
+            return Err(invalid(
+                "disclosure.round_to",
+                "must be 1 (no rounding) or more".into(),
+            ));
+        }
+        if let Some(id) = c.layers.keys().find(|k| !LAYER_IDS.contains(&k.as_str())) {
+            return Err(invalid(
+                "layers",
+                format!("unknown layer '{id}' (known: {})", LAYER_IDS.join(", ")),
             ));
         }
         if c.refresh.retain == 0 {

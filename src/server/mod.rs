@@ -113,13 +113,25 @@ impl AppState {
             ..Default::default()
         };
         // The collections' text, and the district index with the heatmap, side by side.
-        let (layers, store, pack, surface) = (p.layers, p.store, p.pack, p.heatmap);
+        let (layers, store, pack, mut surface) = (p.layers, p.store, p.pack, p.heatmap);
+        // The heatmap as its tier allows: controlled selections when public (or partner
+        // under control); a heatmap of another tier is not served (no access control yet).
+        let (tier, rules) = p
+            .manifest
+            .heatmap
+            .get("disclosure")
+            .map(|_| collections::control_of(&p.manifest.heatmap))
+            .unwrap_or((crate::disclosure::Tier::Public, Some(Default::default())));
+        if tier != crate::disclosure::Tier::Public {
+            tracing::warn!("the density heatmap is {}: not served", tier.slug());
+            surface.values.iter_mut().for_each(|v| *v = f64::NAN);
+        }
         let (collections, (districts, heatmap)) = rayon::join(
             || collections::collections_of(layers, &store),
             || {
                 rayon::join(
                     || crate::boundaries::DistrictIndex::new(&pack),
-                    || raster_tiles::Heatmap::from_surface(surface, opts),
+                    || raster_tiles::Heatmap::from_surface(surface, opts, rules),
                 )
             },
         );

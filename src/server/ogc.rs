@@ -359,6 +359,8 @@ fn collection_json(c: &super::Collection, base: &BaseUrl) -> Value {
         "crs": [CRS84, EPSG_27700],
         "storageCrs": CRS84,
         "extent": extent,
+        // The tier and the disclosure rules applied, so a reader knows what was suppressed.
+        "disclosure": c.table.metadata.get("disclosure").cloned().unwrap_or(Value::Null),
         "links": [
             link(u(""), "self", "application/json", "this collection"),
             link(u("?f=html"), "alternate", "text/html", "this collection as HTML"),
@@ -573,16 +575,30 @@ async fn items(
                 ),
             )
         }
-        (Some(sel), Some(members)) => Some(
-            members
-                .iter()
-                .map(|m| {
-                    m.iter()
-                        .filter(|&&r| sel.filter.keep(&s.data.store, r as usize))
-                        .count()
-                })
-                .collect(),
-        ),
+        (Some(sel), Some(members)) => {
+            // Disclosure control: periods at the layer's granularity only; a feature whose
+            // selection count is below k is left out, and the others' counts are rounded.
+            if let Some(r) = &c.rules {
+                if let Err(e) = r.check_period(sel.filter.from_min, sel.filter.to_min) {
+                    return problem(StatusCode::BAD_REQUEST, "Selection too fine", &e);
+                }
+            }
+            Some(
+                members
+                    .iter()
+                    .map(|m| {
+                        let n = m
+                            .iter()
+                            .filter(|&&r| sel.filter.keep(&s.data.store, r as usize))
+                            .count();
+                        match &c.rules {
+                            Some(r) => r.count(n as u64).unwrap_or(0) as usize,
+                            None => n,
+                        }
+                    })
+                    .collect(),
+            )
+        }
     };
     let matched: Vec<usize> = (0..c.features.len())
         .filter(|&i| selected.as_ref().is_none_or(|n| n[i] > 0))
@@ -927,6 +943,11 @@ async fn density_tile(
         Ok(sel) => sel,
         Err(e) => return problem(StatusCode::BAD_REQUEST, "Bad selection", &e),
     };
+    if let (Some(sel), Some(r)) = (&selection, s.heatmap.rules()) {
+        if let Err(e) = r.check_period(sel.filter.from_min, sel.filter.to_min) {
+            return problem(StatusCode::BAD_REQUEST, "Selection too fine", &e);
+        }
+    }
     // A new selection means a new surface (a fraction of a second): off the async workers.
     let rendered = tokio::task::spawn_blocking(move || {
         let ramped = s

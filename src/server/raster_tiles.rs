@@ -167,6 +167,9 @@ const SELECTION_SURFACES: usize = 24;
 /// surface has its own ramp, so a map shows where the selection concentrates.
 pub struct Heatmap {
     opts: SurfaceOptions,
+    /// Disclosure control of selections' surfaces (the published surface was controlled
+    /// when it was made).
+    rules: Option<crate::disclosure::Rules>,
     /// The surface's extent, WGS84 [west, south, east, north] degrees.
     bounds_deg: [f64; 4],
     all: Arc<Ramped>,
@@ -182,7 +185,11 @@ impl std::fmt::Debug for Heatmap {
 impl Heatmap {
     /// The heatmap of a surface computed before (a published snapshot's), with the
     /// options selections are computed with.
-    pub fn from_surface(all: Surface, opts: SurfaceOptions) -> Self {
+    pub fn from_surface(
+        all: Surface,
+        opts: SurfaceOptions,
+        rules: Option<crate::disclosure::Rules>,
+    ) -> Self {
         let g = &all.grid;
         let (x1, y1) = (
             g.x0_m + g.nx as f64 * g.cell_m,
@@ -205,6 +212,7 @@ impl Heatmap {
         };
         Heatmap {
             opts,
+            rules,
             bounds_deg,
             all: Arc::new(Ramped::new(all)),
             by_selection: quick_cache::sync::Cache::new(SELECTION_SURFACES),
@@ -227,7 +235,17 @@ impl Heatmap {
             opts.filter.from_min = sel.filter.from_min;
             opts.filter.to_min = sel.filter.to_min;
             match compute_surface(&data.pack, &data.districts, &data.store, &data.harm, &opts) {
-                Ok(s) => Ok(Some(Arc::new(Ramped::new(s)))),
+                Ok(mut s) => {
+                    if let Some(r) = &self.rules {
+                        crate::disclosure::control_surface(
+                            r,
+                            &mut s,
+                            (&data.pack, &data.districts, &data.store, &data.harm),
+                            &opts,
+                        )?;
+                    }
+                    Ok(Some(Arc::new(Ramped::new(s))))
+                }
                 Err(SurfaceError::NoIncidents) => Ok(None),
                 Err(e) => Err(e),
             }
@@ -236,6 +254,11 @@ impl Heatmap {
 }
 
 impl Heatmap {
+    /// The disclosure rules of selections, if the heatmap is controlled.
+    pub fn rules(&self) -> Option<&crate::disclosure::Rules> {
+        self.rules.as_ref()
+    }
+
     /// TileJSON 3.0.0 of the PNG tiles; `base` is the server's absolute URL.
     pub fn tilejson(&self, base: &str) -> serde_json::Value {
         serde_json::json!({

@@ -1,0 +1,186 @@
+//! Disclosure control over real HTTP: no public feature, vector tile feature or selection
+//! carries a count in 1..k−1, the period-narrowing attack is refused below a month, and the
+//! heatmap over a lone incident is transparent.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const K: i64 = 5;
+
+/// Integer count fields of the published schemas.
+const COUNT_FIELDS: [&str; 6] = [
+    "count",
+    "incidents",
+    "sel_count",
+    "top1_count",
+    "top2_count",
+    "top3_count",
+];
+
+fn get_json(a: &str, path: &str) -> Value {
+    let (st, _, body) = http_get(a, path);
+    assert_eq!(st, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Every count in `props` is null, 0 or at least k and a multiple of 5.
+fn check_counts(where_: &str, props: &serde_json::Map<String, Value>) {
+    for f in COUNT_FIELDS {
+        if let Some(n) = props.get(f).and_then(Value::as_i64) {
+            assert!(
+                n == 0 || (n >= K && n % 5 == 0),
+                "{where_}: {f} = {n} in {props:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn public_layers_items_tiles_and_selections_carry_no_small_count() {
+    let srv = start_server(&[]);
+    let a = srv.addr.as_str();
+    let cols = get_json(a, "/collections");
+    let ids: Vec<String> = cols["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.contains(&"h3-counts".to_string()), "{ids:?}");
+    let mut checked = 0;
+    for id in &ids {
+        let meta = get_json(a, &format!("/collections/{id}"));
+        let fc = get_json(a, &format!("/collections/{id}/items?limit=10000"));
+        for f in fc["features"].as_array().unwrap() {
+            check_counts(id, f["properties"].as_object().unwrap());
+            checked += 1;
+        }
+        // Selections: a month of one group on each selectable layer.
+        if ["hotspots", "grip", "diversion", "h3-counts"].contains(&id.as_str()) {
+            let fc = get_json(
+                a,
+                &format!(
+                    "/collections/{id}/items?limit=10000&offence_group=sexual_violence&datetime=2025-06"
+                ),
+            );
+            for f in fc["features"].as_array().unwrap() {
+                let p = f["properties"].as_object().unwrap();
+                assert!(p["sel_count"].as_i64().unwrap() >= K, "{id}: {p:?}");
+                check_counts(id, p);
+            }
+            // Finer than a month: refused, whatever the interval.
+            for d in [
+                "2025-06-14",
+                "2025-06-14T10:00:00Z/2025-06-14T11:00:00Z",
+                "2025-06-01/2025-06-15",
+            ] {
+                assert_problem(
+                    a,
+                    &format!("/collections/{id}/items?offence_group=sexual_violence&datetime={d}"),
+                    400,
+                );
+            }
+        }
+        let _ = meta;
+    }
+    assert!(checked > 1000, "{checked} features checked");
+    // The metadata says what was done.
+    let h3 = get_json(a, "/collections/h3-counts/items?limit=1");
+    let _ = h3;
+    // Vector tiles over the county at zoom 10 carry the same controlled values.
+    use geozero::mvt::{Message, Tile};
+    let mut tile_features = 0;
+    for x in 511..=514 {
+        for y in 340..=343 {
+            let (st, _, _) = http_get(a, &format!("/tiles/h3-counts/10/{x}/{y}.mvt"));
+            assert_eq!(st, 200);
+            let t = Tile::decode(last_body_bytes().as_slice()).unwrap();
+            for l in &t.layers {
+                for f in &l.features {
+                    for kv in f.tags.chunks(2) {
+                        let key = &l.keys[kv[0] as usize];
+                        let v = &l.values[kv[1] as usize];
+                        if COUNT_FIELDS.contains(&key.as_str()) {
+                            let n = v
+                                .int_value
+                                .or(v.sint_value)
+                                .or(v.uint_value.map(|u| u as i64));
+                            if let Some(n) = n {
+                                assert!(
+                                    n == 0 || (n >= K && n % 5 == 0),
+                                    "tile {x}/{y}: {key} = {n}"
+                                );
+                            }
+                        }
+                    }
+                    tile_features += 1;
+                }
+            }
+        }
+    }
+    assert!(tile_features > 100, "{tile_features} tile features");
+}
+
+/// One rape among six incidents (case f16): it is in no public layer, a selection of it is
+/// empty, minute-level periods are refused, and the heatmap of its month is transparent.
+#[test]
+fn a_lone_incident_cannot_be_singled_out() {
+    let dir = tmp();
+    let csv = write(
+        dir.path(),
+        "six.csv",
+        "id,offence,occurred_from,occurred_to,longitude,latitude,victim_age,suspect_age,location_type\n\
+         X01,Rape,2025-11-30T16:35,,0.058038,51.263199,29,,dwelling\n\
+         X02,Common assault,2025-11-29T23:10,,0.5221,51.2734,24,26,street\n\
+         X03,Common assault,2025-11-29T23:40,,0.5224,51.2736,31,22,street\n\
+         X04,Assault with injury,2025-11-28T01:15,,0.5227,51.2731,19,20,night-time economy venue\n\
+         X05,Robbery,2025-11-27T18:20,,1.0789,51.2802,17,18,street\n\
+         X06,Common assault,2025-11-26T22:05,,1.0792,51.2805,40,35,street\n",
+    );
+    let srv = start_server(&["--incidents", csv.to_str().unwrap()]);
+    let a = srv.addr.as_str();
+    let fc = get_json(a, "/collections/h3-counts/items?limit=100");
+    assert_eq!(fc["features"].as_array().unwrap().len(), 0, "{fc}");
+    let fc = get_json(
+        a,
+        "/collections/h3-counts/items?offence_group=sexual_violence&datetime=2025-11",
+    );
+    assert_eq!(fc["features"].as_array().unwrap().len(), 0, "{fc}");
+    assert_problem(
+        a,
+        "/collections/h3-counts/items?offence_group=sexual_violence&datetime=2025-11-30T16:35:00Z",
+        400,
+    );
+    // The metadata names the rule.
+    let c = get_json(a, "/collections/h3-counts");
+
+    assert_eq!(c["disclosure"]["min_count"], 5, "{c}");
+    assert_eq!(c["disclosure"]["tier"], "public", "{c}");
+    // Heatmap tiles around the incident, all incidents and its month's selection: nothing
+    // drawn (every pixel transparent).
+    let (tx, ty) = tile_of(0.058038, 51.263199, 14);
+    for q in ["", "?offence_group=sexual_violence&datetime=2025-11"] {
+        for dx in 0..=1 {
+            for dy in 0..=1 {
+                let (st, _, _) = http_get(
+                    a,
+                    &format!("/tiles/density/14/{}/{}.png{q}", tx + dx, ty + dy),
+                );
+                assert_eq!(st, 200);
+                let png = last_body_bytes();
+                let dec = png::Decoder::new(std::io::Cursor::new(png));
+                let mut r = dec.read_info().unwrap();
+                let mut buf = vec![0; r.output_buffer_size()];
+                let info = r.next_frame(&mut buf).unwrap();
+                let alpha_max = buf[..info.buffer_size()]
+                    .chunks(4)
+                    .map(|p| p[3])
+                    .max()
+                    .unwrap();
+                assert_eq!(alpha_max, 0, "tile {q}: some pixel is drawn");
+            }
+        }
+    }
+}
