@@ -184,3 +184,69 @@ fn a_lone_incident_cannot_be_singled_out() {
         }
     }
 }
+
+/// A layer configured `restricted` is published uncontrolled in the snapshot's files (the
+/// full patrol plan and the exact columns) and is not served; a public one is controlled.
+#[test]
+fn tiers_decide_control_and_what_is_served() {
+    let dir = tmp();
+    let cfg = write(
+        dir.path(),
+        "tiers.toml",
+        "[layers]\ngrip = \"restricted\"\n\n[disclosure]\nmin_count = 5\nround_to = 5\n",
+    );
+    let out = dir.path().join("pub");
+    run_ok(&[
+        "refresh",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--rejects",
+        "/dev/null",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let layers = out.join("current/layers");
+    let grip = read_json(&layers.join("grip.geojson"));
+    let p = &grip["features"][0]["properties"];
+    let detail: Value = serde_json::from_str(p["detail"].as_str().unwrap()).unwrap();
+    let windows = detail["patrol"]["windows"].as_array().unwrap();
+    assert!(!windows.is_empty());
+    assert!(windows
+        .iter()
+        .all(|w| w["start"].is_string() && !w["visits"].as_array().unwrap().is_empty()));
+    assert!(p["p_uniform"].is_number(), "{p}");
+    assert_eq!(
+        grip["metadata"]["disclosure"]["tier"], "restricted",
+        "{}",
+        grip["metadata"]
+    );
+    assert_eq!(grip["metadata"]["disclosure"]["controlled"], false);
+    // A public layer of the same run is controlled, and says so.
+    let hot = read_json(&layers.join("hotspots.geojson"));
+    assert_eq!(hot["metadata"]["disclosure"]["controlled"], true);
+    assert!(hot["features"][0]["properties"].get("p_uniform").is_none());
+    // The service serves the public layers only.
+    let srv = start_server(&["--layers", out.to_str().unwrap()]);
+    let cols = get_json(&srv.addr, "/collections");
+    let ids: Vec<&str> = cols["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !ids.contains(&"grip") && ids.contains(&"hotspots"),
+        "{ids:?}"
+    );
+    assert_problem(&srv.addr, "/collections/grip/items", 404);
+    // An unknown layer in [layers] is refused with its name.
+    let bad = write(dir.path(), "bad.toml", "[layers]\ngripp = \"partner\"\n");
+    let err = run_err(&[
+        "refresh",
+        "--config",
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("gripp"), "{err}");
+}

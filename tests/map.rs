@@ -111,7 +111,9 @@ fn map_page_draws_the_layers_in_headless_chromium() {
     let px = 750 * 570;
     assert!(c.sea > px / 10, "sea {c:?}");
     assert!(c.land > px / 10, "district fill {c:?}");
-    assert!(c.heat > 1000, "heatmap {c:?}");
+    // Public heatmap: cells with fewer than 5 incidents within the bandwidth are
+    // transparent (disclosure control), so on the 20k default data only the clusters draw.
+    assert!(c.heat > 300, "heatmap {c:?}");
     assert!(c.red > 1000, "hotspot outlines and hot cells {c:?}");
     // Zoomed on Chatham's planted cluster: Grip squares (blue) inside the hotspot (red).
     let chatham = format!("http://{a}/map?center=51.3815,0.5275&zoom=13");

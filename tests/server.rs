@@ -86,13 +86,12 @@ fn ogc_api_features_over_real_http() {
         .as_str()
         .unwrap()
         .contains("visits"));
-    let detail: serde_json::Value =
-        serde_json::from_str(g["properties"]["detail"].as_str().unwrap()).unwrap();
-    let windows = detail["patrol"]["windows"].as_array().unwrap();
-    assert!(!windows.is_empty());
-    assert!(windows
-        .iter()
-        .all(|w| w["start"].is_string() && !w["visits"].as_array().unwrap().is_empty()));
+    // Public layer under disclosure control: the JSON detail and the exact-count columns
+    // are left out (the full plan is in a restricted snapshot: tests/disclosure.rs).
+    for gone in ["detail", "p_uniform", "cum_harm"] {
+        assert!(g["properties"].get(gone).is_none(), "{gone} in {g}");
+    }
+    assert_eq!(g["properties"]["incidents"].as_i64().unwrap() % 5, 0, "{g}");
     for id in &ids {
         let all = json(&format!("/collections/{id}/items?limit=10000"));
         assert!(all["features"].as_array().unwrap().iter().all(|f| {
@@ -239,33 +238,45 @@ fn ogc_api_features_over_real_http() {
         .iter()
         .map(|f| f["properties"]["cell"].as_str().unwrap().to_string())
         .collect();
+    // The March robberies per served cell, placed here with h3o; the public layer answers
+    // each cell's count under disclosure control: cells with fewer than 5 are left out and
+    // the others rounded to the nearest 5.
     let to_wgs84 = hotspots::crs::Transformer::bng_to_wgs84().unwrap();
-    let expected = march
+    let mut per_cell: std::collections::BTreeMap<String, u64> = Default::default();
+    for &i in &march {
+        let (lon, lat) = to_wgs84.convert(store.x_m[i], store.y_m[i]).unwrap();
+        let cell = h3o::LatLng::new(lat, lon)
+            .unwrap()
+            .to_cell(h3o::Resolution::Nine)
+            .to_string();
+        if served.contains(&cell) {
+            *per_cell.entry(cell).or_default() += 1;
+        }
+    }
+    let expected: std::collections::BTreeMap<String, u64> = per_cell
         .iter()
-        .filter(|&&i| {
-            let (lon, lat) = to_wgs84.convert(store.x_m[i], store.y_m[i]).unwrap();
-            let cell = h3o::LatLng::new(lat, lon)
-                .unwrap()
-                .to_cell(h3o::Resolution::Nine);
-            served.contains(&cell.to_string())
-        })
-        .count();
-    assert!(
-        expected + 10 > march.len(),
-        "{expected} of {} on land cells",
-        march.len()
-    );
+        .filter(|(_, &n)| n >= 5)
+        .map(|(c, &n)| (c.clone(), ((n + 2) / 5 * 5).max(5)))
+        .collect();
     let v = json("/collections/h3-counts/items?offence_group=robbery&datetime=2025-03-01/2025-03-31&limit=10000");
     let feats = v["features"].as_array().unwrap();
     assert_eq!(v["numberMatched"].as_u64().unwrap() as usize, feats.len());
-    let got: u64 = feats
+    let got: std::collections::BTreeMap<String, u64> = feats
         .iter()
-        .map(|f| f["properties"]["sel_count"].as_u64().unwrap())
-        .sum();
-    assert_eq!(got as usize, expected);
-    assert!(feats
-        .iter()
-        .all(|f| f["properties"]["sel_count"].as_u64().unwrap() > 0));
+        .map(|f| {
+            (
+                f["properties"]["cell"].as_str().unwrap().to_string(),
+                f["properties"]["sel_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    // Finer than a month is refused on the public layer.
+    assert_problem(
+        a,
+        "/collections/h3-counts/items?offence_group=robbery&datetime=2025-03-01/2025-03-15",
+        400,
+    );
     // Hotspots with a selection: only places holding selected incidents, never more
     // selected than all incidents; links keep the selection.
     let v =
@@ -327,8 +338,13 @@ fn ogc_api_features_over_real_http() {
     ));
     assert!(robbery.chunks(4).any(|p| p[3] > 0));
     // GDAL's OAPIF driver lists the collections and reads a layer.
+    // (Grip places resting on fewer than 5 incidents are not public.)
+    let grip_n = json("/collections/grip/items")["numberMatched"]
+        .as_u64()
+        .unwrap();
+    assert!((5..20).contains(&grip_n), "{grip_n}");
     if let Some(text) = ogrinfo(&["-ro", "-so", &format!("OAPIF:http://{a}"), "grip"]) {
-        assert!(text.contains("Feature Count: 20"), "{text}");
+        assert!(text.contains(&format!("Feature Count: {grip_n}")), "{text}");
         assert!(text.contains("Geometry: Multi Polygon"), "{text}");
     }
 }
@@ -374,15 +390,9 @@ fn serve_reads_a_config_file() {
     );
     assert_eq!(header(&h, "access-control-allow-origin"), None);
     // The configured incidents were read, and the heatmap uses the configured kernel.
-    let (_, _, body) = http_get(a, "/collections/h3-counts/items?limit=10000");
+    let (_, _, body) = http_get(a, "/status");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let total: f64 = v["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["properties"]["count"].as_f64().unwrap())
-        .sum();
-    assert!(total <= 3000.0 && total > 2500.0, "{total}");
+    assert_eq!(v["incidents"], 3000, "{v}");
     let (_, _, body) = http_get(a, "/tiles/density.json");
     let tj: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!(
