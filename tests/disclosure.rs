@@ -186,7 +186,8 @@ fn a_lone_incident_cannot_be_singled_out() {
 }
 
 /// A layer configured `restricted` is published uncontrolled in the snapshot's files (the
-/// full patrol plan and the exact columns) and is not served; a public one is controlled.
+/// full patrol plan and the exact columns) and not served without a token; a public one is
+/// controlled.
 #[test]
 fn tiers_decide_control_and_what_is_served() {
     let dir = tmp();
@@ -225,7 +226,7 @@ fn tiers_decide_control_and_what_is_served() {
     let hot = read_json(&layers.join("hotspots.geojson"));
     assert_eq!(hot["metadata"]["disclosure"]["controlled"], true);
     assert!(hot["features"][0]["properties"].get("p_uniform").is_none());
-    // The service serves the public layers only.
+    // Anonymous callers see the public layers only.
     let srv = start_server(&["--layers", out.to_str().unwrap()]);
     let cols = get_json(&srv.addr, "/collections");
     let ids: Vec<&str> = cols["collections"]
@@ -238,7 +239,7 @@ fn tiers_decide_control_and_what_is_served() {
         !ids.contains(&"grip") && ids.contains(&"hotspots"),
         "{ids:?}"
     );
-    assert_problem(&srv.addr, "/collections/grip/items", 404);
+    assert_problem(&srv.addr, "/collections/grip/items", 401);
     // An unknown layer in [layers] is refused with its name.
     let bad = write(dir.path(), "bad.toml", "[layers]\ngripp = \"partner\"\n");
     let err = run_err(&[
@@ -249,4 +250,256 @@ fn tiers_decide_control_and_what_is_served() {
         out.to_str().unwrap(),
     ]);
     assert!(err.contains("gripp"), "{err}");
+}
+
+/// The token lines `hotspots token new` prints: (token, its [[orgs]] stanza).
+fn new_token(org: &str, layers: &str) -> (String, String) {
+    let out = run_ok(&["token", "new", "--org", org, "--layers", layers]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let token = text
+        .lines()
+        .find_map(|l| l.strip_prefix("token = \""))
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap()
+        .to_string();
+    let stanza = text[text.find("[[orgs]]").unwrap()..].to_string();
+    assert!(
+        !stanza.contains(&token),
+        "the config must hold the hash only"
+    );
+    (token, stanza)
+}
+
+/// Partner and restricted layers over real HTTP: 401 without a token or with a bad one,
+/// 403 with another organisation's, served with the right one (and listed for it only);
+/// restricted reads are audited; answers are never shared between callers.
+#[test]
+fn tokens_decide_who_reads_partner_and_restricted_layers() {
+    let dir = tmp();
+    let (police, police_org) = new_token("Kent Police", "grip,diversion");
+    let (csp, csp_org) = new_token("Thanet CSP", "diversion");
+    let audit = dir.path().join("audit.jsonl");
+    let cfg = write(
+        dir.path(),
+        "hotspots.toml",
+        &format!(
+            "audit_log = \"audit.jsonl\"\n\n[layers]\ngrip = \"restricted\"\ndiversion = \"partner\"\n\n{police_org}\n{csp_org}\n"
+        ),
+    );
+    let out = dir.path().join("pub");
+    run_ok(&[
+        "refresh",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--rejects",
+        "/dev/null",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let srv = start_server(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--layers",
+        out.to_str().unwrap(),
+    ]);
+    let a = srv.addr.as_str();
+    let bearer = |t: &str| format!("Bearer {t}");
+    let ids = |auth: Option<&str>| -> Vec<String> {
+        let h: Vec<(&str, &str)> = auth.map(|v| ("Authorization", v)).into_iter().collect();
+        let (st, _, body) = http_get_with(a, "/collections", &h);
+        assert_eq!(st, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let police_h = bearer(&police);
+    let csp_h = bearer(&csp);
+    // Each caller's listing (asked in turns, so a cached answer would show).
+    for _ in 0..2 {
+        let anon = ids(None);
+        assert!(
+            !anon.contains(&"grip".into()) && !anon.contains(&"diversion".into()),
+            "{anon:?}"
+        );
+        assert!(anon.contains(&"hotspots".into()));
+        let p = ids(Some(&police_h));
+        assert!(
+            p.contains(&"grip".into()) && p.contains(&"diversion".into()),
+            "{p:?}"
+        );
+        let c = ids(Some(&csp_h));
+        assert!(
+            !c.contains(&"grip".into()) && c.contains(&"diversion".into()),
+            "{c:?}"
+        );
+    }
+    // Anonymous: 401 with a Bearer challenge, on items, tiles and TileJSON.
+    for path in [
+        "/collections/grip/items",
+        "/collections/diversion",
+        "/tiles/grip/10/512/340.mvt",
+        "/tiles/diversion.json",
+    ] {
+        let (st, h, body) = http_get(a, path);
+        assert_eq!(st, 401, "{path}: {body}");
+        assert!(
+            header(&h, "www-authenticate")
+                .unwrap()
+                .starts_with("Bearer"),
+            "{path}"
+        );
+        assert!(header(&h, "content-type").unwrap().contains("problem+json"));
+    }
+    // A token that is no one's: 401 invalid_token.
+    let (st, h, _) = http_get_with(
+        a,
+        "/collections/hotspots/items",
+        &[("Authorization", "Bearer hs_0000")],
+    );
+    assert_eq!(st, 401);
+    assert!(header(&h, "www-authenticate")
+        .unwrap()
+        .contains("invalid_token"));
+    // Another organisation's token: 403.
+    let (st, _, body) = http_get_with(a, "/collections/grip/items", &[("Authorization", &csp_h)]);
+    assert_eq!(st, 403, "{body}");
+    // The right one: served, privately.
+    let (st, h, body) = http_get_with(
+        a,
+        "/collections/grip/items?limit=3",
+        &[("Authorization", &police_h)],
+    );
+    assert_eq!(st, 200, "{body}");
+    assert!(header(&h, "cache-control").unwrap().starts_with("private"));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(!v["features"].as_array().unwrap().is_empty());
+    // Restricted: uncontrolled (the exact columns are there).
+    assert!(v["features"][0]["properties"].get("p_uniform").is_some());
+    let (st, _, _) = http_get_with(
+        a,
+        "/collections/diversion/items",
+        &[("Authorization", &csp_h)],
+    );
+    assert_eq!(st, 200);
+    // The restricted read, and only it, is in the audit log.
+    let log = std::fs::read_to_string(&audit).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert_eq!(lines[0]["org"], "Kent Police");
+    assert_eq!(lines[0]["layer"], "grip");
+    assert!(lines[0]["query"].as_str().unwrap().contains("limit"));
+    assert!(lines[0]["time"].is_string());
+    // The anonymous OpenAPI document does not name the non-public layers.
+    let (_, _, api) = http_get(a, "/api");
+    assert!(!api.contains("\"grip\"") && api.contains("\"hotspots\""));
+}
+
+/// Offences of every group, for the property test's random incidents.
+const OFFENCES: [&str; 6] = [
+    "Rape",
+    "Robbery",
+    "Assault with injury",
+    "Common assault",
+    "Possession of weapons",
+    "Public order offence",
+];
+
+/// One random small data set as CSV: `n` incidents around a few centres in Maidstone,
+/// Canterbury and Ashford (spreads of tens to hundreds of metres), random offences and
+/// times over months.
+fn random_csv(seed: u64, n: usize, centres: usize) -> String {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let towns = [
+        (576_000.0, 155_800.0),
+        (615_000.0, 157_800.0),
+        (601_200.0, 142_600.0),
+    ];
+    let centres: Vec<(f64, f64, f64)> = (0..centres)
+        .map(|_| {
+            let (x, y) = towns[rng.random_range(0..towns.len())];
+            (
+                x + rng.random_range(-800.0..800.0),
+                y + rng.random_range(-800.0..800.0),
+                rng.random_range(20.0..400.0),
+            )
+        })
+        .collect();
+    let mut out = String::from(
+        "id,offence,occurred_from,occurred_to,easting,northing,victim_age,suspect_age,location_type\n",
+    );
+    for i in 0..n {
+        let (cx, cy, spread) = centres[rng.random_range(0..centres.len())];
+        let (x, y) = (
+            cx + rng.random_range(-spread..spread),
+            cy + rng.random_range(-spread..spread),
+        );
+        let month = rng.random_range(1..=6);
+        let (day, hour, minute) = (
+            rng.random_range(1..=28),
+            rng.random_range(0..24),
+            rng.random_range(0..60),
+        );
+        let offence = OFFENCES[rng.random_range(0..OFFENCES.len())];
+        out.push_str(&format!(
+            "P{i},{offence},2025-{month:02}-{day:02}T{hour:02}:{minute:02},,{x:.1},{y:.1},,,street\n"
+        ));
+    }
+    out
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 6, ..Default::default() })]
+
+    /// Random small data sets and random whole-month selections: no public output (any
+    /// layer's items and counts, a selection's `sel_count`) lets a count in 1..k−1 be
+    /// read, and a finer period is refused.
+    #[test]
+    fn no_public_output_recovers_a_count_below_k(
+        seed in 0u64..1_000_000,
+        n in 20usize..160,
+        centres in 1usize..5,
+        first in 1u32..=6,
+        len in 0u32..3,
+        group in 0usize..6,
+    ) {
+        let dir = tmp();
+        let csv = write(dir.path(), "random.csv", &random_csv(seed, n, centres));
+        let out = dir.path().join("pub");
+        let rejects = dir.path().join("rejects.csv");
+        run_ok(&["refresh", "--incidents", csv.to_str().unwrap(), "--rejects", rejects.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        // Every row is accepted (inland, well-formed), so the data set is what was drawn.
+        let rejected = std::fs::read_to_string(&rejects).unwrap_or_default();
+        proptest::prop_assert!(rejected.lines().count() <= 1, "{rejected}");
+        let srv = start_server(&["--layers", out.to_str().unwrap()]);
+        let a = srv.addr.as_str();
+        let groups = ["sexual_violence", "robbery", "violence_with_injury", "knives_weapons", "drug_supply_violence", "other"];
+        let last = (first + len).min(12);
+        let sel = format!("offence_group={}&datetime=2025-{first:02}/2025-{last:02}", groups[group]);
+        let cols = get_json(a, "/collections");
+        for c in cols["collections"].as_array().unwrap() {
+            let id = c["id"].as_str().unwrap();
+            let fc = get_json(a, &format!("/collections/{id}/items?limit=10000"));
+            for f in fc["features"].as_array().unwrap() {
+                check_counts(id, f["properties"].as_object().unwrap());
+            }
+            if ["hotspots", "grip", "diversion", "h3-counts"].contains(&id) {
+                let fc = get_json(a, &format!("/collections/{id}/items?limit=10000&{sel}"));
+                for f in fc["features"].as_array().unwrap() {
+                    let p = f["properties"].as_object().unwrap();
+                    proptest::prop_assert!(p["sel_count"].as_i64().unwrap() >= K, "{id} {sel}: {p:?}");
+                    check_counts(id, p);
+                }
+                let (st, _, _) = http_get(a, &format!("/collections/{id}/items?offence_group={}&datetime=2025-{first:02}-02/2025-{last:02}", groups[group]));
+                proptest::prop_assert_eq!(st, 400);
+            }
+        }
+    }
 }

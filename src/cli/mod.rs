@@ -65,6 +65,28 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Compute every published layer and publish them as a snapshot (the nightly refresh).
     Refresh(Box<refresh::RefreshArgs>),
+    /// Bearer tokens for organisations that may read partner or restricted layers.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `hotspots token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// A new token for an organisation: printed once, with the `[[orgs]]` config stanza that
+    /// holds only its Argon2id hash.
+    New(TokenNewArgs),
+}
+
+/// `hotspots token new`
+#[derive(Debug, Args)]
+pub struct TokenNewArgs {
+    /// The organisation's name, as the audit log records it (e.g. "Thanet CSP").
+    #[arg(long)]
+    pub org: String,
+    /// Layers it may read beyond the public ones, comma-separated (e.g. grip,density).
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Vec<String>,
 }
 
 /// `hotspots fixtures ...`
@@ -388,7 +410,39 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Emerging(a) => gistar::run_emerging(*a),
         Command::Serve(a) => serve::run(*a),
         Command::Refresh(a) => refresh::run(*a),
+        Command::Token(TokenCommand::New(a)) => token_new(a),
     }
+}
+
+/// Prints a new token (once) and the config stanza with its hash.
+fn token_new(a: TokenNewArgs) -> Result<()> {
+    use crate::server::config::LAYER_IDS;
+    use std::io::Write;
+    if let Some(bad) = a.layers.iter().find(|l| !LAYER_IDS.contains(&l.as_str())) {
+        anyhow::bail!(
+            "--layers: unknown layer '{bad}' (known: {})",
+            LAYER_IDS.join(", ")
+        );
+    }
+    let (token, hash) = crate::server::access::new_token().map_err(anyhow::Error::msg)?;
+    let layers: Vec<String> = a.layers.iter().map(|l| format!("{l:?}")).collect();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "# The token for {org}, shown only now: give it to them over a secure channel.\n\
+         # Clients send it as `Authorization: Bearer <token>`.\n\
+         token = \"{token}\"\n\n\
+         # Add this to the service's config (it holds only the token's Argon2id hash):\n\
+         [[orgs]]\n\
+         name = {name:?}\n\
+         token_hash = \"{hash}\"\n\
+         layers = [{layers}]",
+        org = a.org,
+        name = a.org,
+        layers = layers.join(", ")
+    )
+    .context("standard output")?;
+    Ok(())
 }
 
 fn boundaries_import(a: ImportArgs) -> Result<()> {

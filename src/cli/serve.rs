@@ -126,10 +126,12 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
             map.dir.display()
         );
     }
+    let access = crate::server::access::Access::new(&config.orgs, config.audit_log.as_deref())?;
     let settings = Arc::new(Settings {
         cors: config.cors.clone(),
         map,
         base: config.base_policy(),
+        access: Arc::new(access),
     });
     let layers_dir = a.layers.clone();
     let mut quick_look_dir = None;

@@ -40,6 +40,8 @@ pub struct Collection {
     /// Disclosure control of the layer's selections (its metadata's rules); `None` for a
     /// layer published without control.
     pub rules: Option<crate::disclosure::Rules>,
+    /// Who may read it.
+    pub tier: crate::disclosure::Tier,
 }
 
 fn bbox_of(mp: &geo::MultiPolygon<f64>) -> [f64; 4] {
@@ -96,6 +98,7 @@ impl Collection {
                 .map(|f| bbox_of(&output_geometry(&f.bng, OutputCrs::Bng)))
                 .collect(),
             rules: control_of(&table.metadata).1,
+            tier: control_of(&table.metadata).0,
             table,
             members: None,
             period_min: None,
@@ -133,8 +136,7 @@ pub fn control_of(
 }
 
 /// The collections of published layers; layers that take selections get the period of
-/// the incidents in `store`. Only public layers are served: the service has no access
-/// control yet, so partner and restricted layers stay in the snapshot's files.
+/// the incidents in `store`.
 pub fn collections_of(
     layers: Vec<crate::publish::layers::PublishedLayer>,
     store: &crate::incidents::IncidentStore,
@@ -148,18 +150,6 @@ pub fn collections_of(
     use rayon::prelude::*;
     layers
         .into_par_iter()
-        .filter(|l| {
-            let (tier, _) = control_of(&l.table.metadata);
-            if tier != crate::disclosure::Tier::Public {
-                tracing::warn!(
-                    layer = %l.id,
-                    "layer '{}' is {}: not served (the service serves public layers only)",
-                    l.id,
-                    tier.slug()
-                );
-            }
-            tier == crate::disclosure::Tier::Public
-        })
         .map(|l| {
             let mut c = Collection::from_table(&l.id, &l.title, &l.description, l.table, l.text)?;
             if l.members.is_some() {

@@ -27,6 +27,12 @@
 //!
 //! [layers]                # tier per layer; unnamed layers are public
 //! grip = "partner"
+//!
+//! audit_log = "audit.jsonl"   # (top level) reads of restricted layers, JSON lines
+//! [[orgs]]                # `hotspots token new --org NAME` prints a stanza
+//! name = "Thanet CSP"
+//! token_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
+//! layers = ["grip"]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -248,6 +254,11 @@ pub struct ServeConfig {
     /// `density` heatmap when not named, are public.
     #[serde(default)]
     pub layers: std::collections::BTreeMap<String, crate::disclosure::Tier>,
+    /// Organisations with tokens, and the layers each may read beyond the public ones.
+    #[serde(default)]
+    pub orgs: Vec<super::access::OrgConfig>,
+    /// Where reads of restricted layers are logged (JSON lines, appended).
+    pub audit_log: Option<PathBuf>,
 }
 
 /// Layer ids a config may give a tier to.
@@ -288,6 +299,7 @@ impl ServeConfig {
         c.rejects.iter_mut().for_each(rebase);
         c.map_assets.iter_mut().for_each(rebase);
         c.refresh.out.iter_mut().for_each(rebase);
+        c.audit_log.iter_mut().for_each(rebase);
         let invalid = |field, message: String| ConfigError::Invalid {
             file: file.to_string(),
             field,
@@ -344,6 +356,18 @@ impl ServeConfig {
                 "disclosure.round_to",
                 "must be 1 (no rounding) or more".into(),
             ));
+        }
+        for o in &c.orgs {
+            if let Some(id) = o.layers.iter().find(|k| !LAYER_IDS.contains(&k.as_str())) {
+                return Err(invalid(
+                    "orgs",
+                    format!(
+                        "'{}': unknown layer '{id}' (known: {})",
+                        o.name,
+                        LAYER_IDS.join(", ")
+                    ),
+                ));
+            }
         }
         if let Some(id) = c.layers.keys().find(|k| !LAYER_IDS.contains(&k.as_str())) {
             return Err(invalid(

@@ -3,6 +3,7 @@
 //! Layers are computed once at start; handlers only read them, so no request can change
 //! state, and every bad request gets an application/problem+json 4xx.
 
+pub mod access;
 pub mod base_url;
 pub mod cache;
 pub mod collections;
@@ -42,6 +43,8 @@ pub struct Settings {
     pub map: map::MapAssets,
     /// How each request's absolute base URL is made.
     pub base: base_url::BasePolicy,
+    /// Organisations, tokens and the audit log.
+    pub access: Arc<access::Access>,
 }
 
 /// Which published snapshot a state serves.
@@ -90,6 +93,56 @@ impl AppState {
     pub fn collection(&self, id: &str) -> Option<&Collection> {
         self.collections.iter().find(|c| c.id == id)
     }
+
+    /// The collections `caller` may read, in listing order.
+    pub fn readable<'a>(
+        &'a self,
+        caller: &'a access::Caller,
+    ) -> impl Iterator<Item = &'a Collection> + 'a {
+        self.collections
+            .iter()
+            .filter(move |c| caller.may_read(c.tier, &c.id))
+    }
+
+    /// Collection `id` if `caller` may read it: 404 when there is none, 401 or 403 when it
+    /// is not theirs; a read of a restricted layer is written to the audit log.
+    pub fn collection_for(
+        &self,
+        caller: &access::Caller,
+        id: &str,
+        query: &std::collections::HashMap<String, String>,
+    ) -> Result<&Collection, Box<axum::response::Response>> {
+        let Some(c) = self.collection(id) else {
+            return Err(Box::new(ogc::problem(
+                axum::http::StatusCode::NOT_FOUND,
+                "Unknown collection",
+                &format!("no collection '{id}'"),
+            )));
+        };
+        self.authorise(caller, c.tier, id, query)?;
+        Ok(c)
+    }
+
+    /// Whether `caller` may read layer `id` of `tier` (the error response when not); audits
+    /// restricted reads.
+    pub fn authorise(
+        &self,
+        caller: &access::Caller,
+        tier: crate::disclosure::Tier,
+        id: &str,
+        query: &std::collections::HashMap<String, String>,
+    ) -> Result<(), Box<axum::response::Response>> {
+        if !caller.may_read(tier, id) {
+            return Err(Box::new(access::denied(caller, id, false)));
+        }
+        if tier == crate::disclosure::Tier::Restricted {
+            let q: std::collections::BTreeMap<_, _> = query.iter().collect();
+            self.settings
+                .access
+                .audit(caller, id, &serde_json::to_string(&q).unwrap_or_default());
+        }
+        Ok(())
+    }
 }
 
 impl AppState {
@@ -113,25 +166,21 @@ impl AppState {
             ..Default::default()
         };
         // The collections' text, and the district index with the heatmap, side by side.
-        let (layers, store, pack, mut surface) = (p.layers, p.store, p.pack, p.heatmap);
-        // The heatmap as its tier allows: controlled selections when public (or partner
-        // under control); a heatmap of another tier is not served (no access control yet).
+        let (layers, store, pack, surface) = (p.layers, p.store, p.pack, p.heatmap);
+        // The heatmap's tier, and its rules for selections when it is controlled.
         let (tier, rules) = p
             .manifest
             .heatmap
             .get("disclosure")
             .map(|_| collections::control_of(&p.manifest.heatmap))
             .unwrap_or((crate::disclosure::Tier::Public, Some(Default::default())));
-        if tier != crate::disclosure::Tier::Public {
-            tracing::warn!("the density heatmap is {}: not served", tier.slug());
-            surface.values.iter_mut().for_each(|v| *v = f64::NAN);
-        }
+
         let (collections, (districts, heatmap)) = rayon::join(
             || collections::collections_of(layers, &store),
             || {
                 rayon::join(
                     || crate::boundaries::DistrictIndex::new(&pack),
-                    || raster_tiles::Heatmap::from_surface(surface, opts, rules),
+                    || raster_tiles::Heatmap::from_surface(surface, opts, tier, rules),
                 )
             },
         );

@@ -152,6 +152,10 @@ pub fn router(live: Arc<super::live::Live>) -> Router {
             Arc::new(super::cache::ResponseCache::default()),
             super::cache::cached,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            settings.access.clone(),
+            super::access::authenticate,
+        ))
         .layer(axum::middleware::from_fn_with_state(live, super::live::pin))
         .layer(axum::middleware::from_fn_with_state(
             policy,
@@ -172,6 +176,11 @@ async fn etag_and_cache(req: axum::extract::Request, next: axum::middleware::Nex
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // An organisation's answers are its own: no shared cache may keep them.
+    let private = req
+        .extensions()
+        .get::<super::access::Caller>()
+        .is_some_and(|c| c.org().is_some());
     let resp = next.run(req).await;
     if resp.status() != StatusCode::OK {
         return resp;
@@ -199,7 +208,16 @@ async fn etag_and_cache(req: axum::extract::Request, next: axum::middleware::Nex
             (tag, axum::body::Body::from(bytes))
         }
     };
-    if !parts.headers.contains_key(header::CACHE_CONTROL) {
+    if private {
+        parts.headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("private, max-age=300"),
+        );
+        parts.headers.insert(
+            header::VARY,
+            header::HeaderValue::from_static("Authorization"),
+        );
+    } else if !parts.headers.contains_key(header::CACHE_CONTROL) {
         parts.headers.insert(
             header::CACHE_CONTROL,
             header::HeaderValue::from_static("public, max-age=300"),
@@ -263,6 +281,7 @@ async fn landing(Extension(base): Extension<BaseUrl>, Query(q): Query<Params>) -
 /// for a new one.
 async fn status(
     Extension(s): Extension<Arc<AppState>>,
+    Extension(caller): Extension<super::access::Caller>,
     Extension(live): Extension<Arc<super::live::Live>>,
     Query(q): Query<Params>,
 ) -> Response {
@@ -275,7 +294,7 @@ async fn status(
             "computed_at_start": s.snapshot.is_none(),
             "generation": s.generation,
             "incidents": s.data.store.len(),
-            "collections": s.collections.iter().map(|c| json!({"id": c.id, "features": c.features.len()})).collect::<Vec<_>>(),
+            "collections": s.readable(&caller).map(|c| json!({"id": c.id, "features": c.features.len()})).collect::<Vec<_>>(),
             "watch": watch,
         }),
     );
@@ -293,6 +312,7 @@ async fn conformance(Query(q): Query<Params>) -> Response {
 
 async fn api(
     Extension(s): Extension<Arc<AppState>>,
+    Extension(caller): Extension<super::access::Caller>,
     Extension(base): Extension<BaseUrl>,
     Query(q): Query<Params>,
 ) -> Response {
@@ -305,7 +325,7 @@ async fn api(
             json!({"get": {"parameters": [f_param(&["json", "html"])], "responses": {"200": {"description": "OK"}, "400": {"description": "unknown query parameter"}}}}),
         );
     }
-    let ids: Vec<&str> = s.collections.iter().map(|c| c.id.as_str()).collect();
+    let ids: Vec<&str> = s.readable(&caller).map(|c| c.id.as_str()).collect();
     let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "enum": ids}});
     paths.insert("/collections/{id}".into(), json!({"get": {"parameters": [id_param, f_param(&["json", "html"])], "responses": {"200": {"description": "OK"}, "404": {"description": "unknown collection"}}}}));
     paths.insert("/collections/{id}/schema".into(), json!({"get": {"parameters": [id_param], "responses": {"200": {"description": "the layer's fields and their types (JSON Schema)", "content": {"application/schema+json": {}}}}}}));
@@ -377,6 +397,7 @@ fn collection_json(c: &super::Collection, base: &BaseUrl) -> Value {
 
 async fn collections(
     Extension(s): Extension<Arc<AppState>>,
+    Extension(caller): Extension<super::access::Caller>,
     Extension(base): Extension<BaseUrl>,
     Query(q): Query<Params>,
 ) -> Response {
@@ -389,42 +410,37 @@ async fn collections(
                 link(base.join("/collections?f=html"), "alternate", "text/html", "the collections as HTML"),
             ],
             "crs": [CRS84, EPSG_27700],
-            "collections": s.collections.iter().map(|c| collection_json(c, &base)).collect::<Vec<_>>()
+            "collections": s.readable(&caller).map(|c| collection_json(c, &base)).collect::<Vec<_>>()
         }),
-    )
-}
-
-fn unknown_collection(id: &str) -> Response {
-    problem(
-        StatusCode::NOT_FOUND,
-        "Unknown collection",
-        &format!("no collection '{id}'"),
     )
 }
 
 async fn collection(
     Extension(s): Extension<Arc<AppState>>,
+    Extension(caller): Extension<super::access::Caller>,
     Extension(base): Extension<BaseUrl>,
     Path(id): Path<String>,
     Query(q): Query<Params>,
 ) -> Response {
     params_or_400!(q, RESOURCE_PARAMS);
-    match s.collection(&id) {
-        Some(c) => json_response("application/json", collection_json(c, &base)),
-        None => unknown_collection(&id),
+    match s.collection_for(&caller, &id, &q) {
+        Ok(c) => json_response("application/json", collection_json(c, &base)),
+        Err(r) => *r,
     }
 }
 
 /// `/collections/{id}/schema`: the layer's fields, their types and meanings.
 async fn schema(
     Extension(s): Extension<Arc<AppState>>,
+    Extension(caller): Extension<super::access::Caller>,
     Extension(base): Extension<BaseUrl>,
     Path(id): Path<String>,
     Query(q): Query<Params>,
 ) -> Response {
     params_or_400!(q, RESOURCE_PARAMS);
-    let Some(c) = s.collection(&id) else {
-        return unknown_collection(&id);
+    let c = match s.collection_for(&caller, &id, &q) {
+        Ok(c) => c,
+        Err(r) => return *r,
     };
     let mut v = c.table.json_schema(&c.title);
     v["$id"] = json!(base.join(&format!("/collections/{id}/schema")));
@@ -497,14 +513,16 @@ fn items_url(
 
 async fn items(
     Extension(s): Extension<Arc<AppState>>,
+    Extension(caller): Extension<super::access::Caller>,
     Extension(base): Extension<BaseUrl>,
     Path(id): Path<String>,
     Query(q): Query<Params>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     params_or_400!(q, ITEMS_PARAMS);
-    let Some(c) = s.collection(&id) else {
-        return unknown_collection(&id);
+    let c = match s.collection_for(&caller, &id, &q) {
+        Ok(c) => c,
+        Err(r) => return *r,
     };
     let accept = headers
         .get(header::ACCEPT)
@@ -819,6 +837,7 @@ struct ItemsPage<'a> {
 
 async fn item(
     Extension(s): Extension<Arc<AppState>>,
+    Extension(caller): Extension<super::access::Caller>,
     Extension(base): Extension<BaseUrl>,
     Path((id, fid)): Path<(String, String)>,
     Query(q): Query<Params>,
@@ -828,8 +847,9 @@ async fn item(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    let Some(c) = s.collection(&id) else {
-        return unknown_collection(&id);
+    let c = match s.collection_for(&caller, &id, &q) {
+        Ok(c) => c,
+        Err(r) => return *r,
     };
     let source = if bng { &c.features_bng } else { &c.features };
     match c.table.features.iter().position(|f| f.id == fid) {
@@ -923,6 +943,7 @@ async fn html_negotiation(req: axum::extract::Request, next: axum::middleware::N
 
 async fn density_tile(
     Extension(s): Extension<Arc<AppState>>,
+    Extension(caller): Extension<super::access::Caller>,
     Path((z, x, y)): Path<(String, String, String)>,
     Query(q): Query<Params>,
 ) -> Response {
@@ -939,6 +960,9 @@ async fn density_tile(
             "expected /tiles/density/{z}/{x}/{y}.png with integers",
         );
     };
+    if let Err(r) = s.authorise(&caller, s.heatmap.tier, "density", &q) {
+        return *r;
+    }
     let selection = match super::selection::parse_selection(&q) {
         Ok(sel) => sel,
         Err(e) => return problem(StatusCode::BAD_REQUEST, "Bad selection", &e),
@@ -977,6 +1001,7 @@ async fn density_tile(
 /// TileJSON 3.0.0 of a vector layer: `/tiles/{layer}.json`.
 async fn tilejson(
     Extension(s): Extension<Arc<AppState>>,
+    Extension(caller): Extension<super::access::Caller>,
     Extension(base): Extension<BaseUrl>,
     Path(file): Path<String>,
     Query(q): Query<Params>,
@@ -985,7 +1010,15 @@ async fn tilejson(
     let id = file.strip_suffix(".json").unwrap_or(&file);
     let base = base.as_str();
     if id == "density" {
+        if let Err(r) = s.authorise(&caller, s.heatmap.tier, "density", &q) {
+            return *r;
+        }
         return json_response("application/json", s.heatmap.tilejson(base));
+    }
+    if let Some(c) = s.collection(id) {
+        if let Err(r) = s.authorise(&caller, c.tier, id, &q) {
+            return *r;
+        }
     }
     let Some(l) = s.tiles.layer(id) else {
         return problem(
@@ -1008,6 +1041,7 @@ async fn tilejson(
 /// A Mapbox Vector Tile: `/tiles/{layer}/{z}/{x}/{y}.mvt`.
 async fn vector_tile(
     Extension(s): Extension<Arc<AppState>>,
+    Extension(caller): Extension<super::access::Caller>,
     Path((layer, z, x, y)): Path<(String, String, String, String)>,
     Query(q): Query<Params>,
 ) -> Response {
@@ -1017,6 +1051,11 @@ async fn vector_tile(
         Ok(t) => t,
         Err(e) => return problem(StatusCode::BAD_REQUEST, "Bad tile address", &e.to_string()),
     };
+    if let Some(c) = s.collection(&layer) {
+        if let Err(r) = s.authorise(&caller, c.tier, &layer, &q) {
+            return *r;
+        }
+    }
     match s.tiles.tile(&layer, t) {
         Ok(e) => (
             [

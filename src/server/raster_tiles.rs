@@ -170,6 +170,8 @@ pub struct Heatmap {
     /// Disclosure control of selections' surfaces (the published surface was controlled
     /// when it was made).
     rules: Option<crate::disclosure::Rules>,
+    /// Who may read the heatmap.
+    pub tier: crate::disclosure::Tier,
     /// The surface's extent, WGS84 [west, south, east, north] degrees.
     bounds_deg: [f64; 4],
     all: Arc<Ramped>,
@@ -188,6 +190,7 @@ impl Heatmap {
     pub fn from_surface(
         all: Surface,
         opts: SurfaceOptions,
+        tier: crate::disclosure::Tier,
         rules: Option<crate::disclosure::Rules>,
     ) -> Self {
         let g = &all.grid;
@@ -213,6 +216,7 @@ impl Heatmap {
         Heatmap {
             opts,
             rules,
+            tier,
             bounds_deg,
             all: Arc::new(Ramped::new(all)),
             by_selection: quick_cache::sync::Cache::new(SELECTION_SURFACES),
