@@ -222,6 +222,18 @@ fn tiers_decide_control_and_what_is_served() {
         grip["metadata"]
     );
     assert_eq!(grip["metadata"]["disclosure"]["controlled"], false);
+    // The peak-hours report: controlled (public by default), no district under k.
+    let peaks = read_json(&out.join("current/peaks.json"));
+    assert_eq!(
+        peaks["disclosure"]["controlled"], true,
+        "{}",
+        peaks["disclosure"]
+    );
+    assert!(peaks["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["incidents"].as_u64().unwrap() >= 5));
     // A public layer of the same run is controlled, and says so.
     let hot = read_json(&layers.join("hotspots.geojson"));
     assert_eq!(hot["metadata"]["disclosure"]["controlled"], true);

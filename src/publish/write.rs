@@ -179,7 +179,11 @@ const PEAKS_ALPHA: f64 = 0.05;
 /// `peaks.json` (hour-of-day and hour-of-week peak windows of the area and of each district,
 /// as `hotspots peaks --by district`) and `peaks.png` (the area's hour × day heat table,
 /// significant hours outlined) in `dir`.
-fn write_peaks(inp: &Inputs<'_>, dir: &Path) -> Result<(), PublishError> {
+fn write_peaks(
+    inp: &Inputs<'_>,
+    dir: &Path,
+    policy: &crate::disclosure::Policy,
+) -> Result<(), PublishError> {
     use crate::temporal::{chart, peaks_report, By, PeaksOptions};
     let opts = PeaksOptions {
         by: By::District,
@@ -188,7 +192,22 @@ fn write_peaks(inp: &Inputs<'_>, dir: &Path) -> Result<(), PublishError> {
         visit_minutes: 15,
         max_gap_minutes: 120,
     };
-    let doc = peaks_report(inp, &opts, &[]);
+    let mut doc = peaks_report(inp, &opts, &[]);
+    // Disclosure control: a district resting on fewer than k incidents is left out.
+    let tier = policy.tier_of("peaks");
+    let control = match policy.rules_for("peaks") {
+        Some(r) => {
+            let mut left_out = 0;
+            if let Some(groups) = doc["groups"].as_array_mut() {
+                let before = groups.len();
+                groups.retain(|g| g["incidents"].as_u64().unwrap_or(0) >= r.min_count);
+                left_out = before - groups.len();
+            }
+            r.metadata(tier, left_out)
+        }
+        None => crate::disclosure::uncontrolled_metadata(tier),
+    };
+    doc["disclosure"] = control;
     let json_path = dir.join("peaks.json");
     let text = serde_json::to_vec_pretty(&doc).map_err(|e| PublishError::Invalid {
         path: json_path.display().to_string(),
@@ -346,7 +365,7 @@ pub fn publish(
     // The area's and each district's peak hours: the report and the area's heat table.
     {
         let _stage = tracing::info_span!("stage", stage = "peaks").entered();
-        write_peaks(inp, &tmp)?;
+        write_peaks(inp, &tmp, &opts.policy)?;
     }
     // The heatmap surface, the incidents for selections, the boundaries.
     write_synced(&tmp.join("density.tif"), &tif_bytes)?;

@@ -261,8 +261,9 @@ pub struct ServeConfig {
     pub audit_log: Option<PathBuf>,
 }
 
-/// Layer ids a config may give a tier to.
-pub const LAYER_IDS: [&str; 8] = [
+/// Layer ids a config may give a tier to (`density`: the heatmap; `peaks`: the snapshot's
+/// peak-hours report).
+pub const LAYER_IDS: [&str; 9] = [
     "districts",
     "hotspots",
     "grip",
@@ -271,6 +272,7 @@ pub const LAYER_IDS: [&str; 8] = [
     "h3-counts",
     "emerging",
     "density",
+    "peaks",
 ];
 
 impl ServeConfig {
