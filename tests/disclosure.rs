@@ -86,6 +86,26 @@ fn public_layers_items_tiles_and_selections_carry_no_small_count() {
         let _ = meta;
     }
     assert!(checked > 1000, "{checked} features checked");
+    // No harm column on public layers (with the harm table public, it names offences), and
+    // Grip ranks run 1..n with no gap where a place was suppressed.
+    for id in ["gistar", "h3-counts", "grip", "hotspots"] {
+        let fc = get_json(a, &format!("/collections/{id}/items?limit=1"));
+        assert!(
+            fc["features"][0]["properties"].get("harm").is_none(),
+            "{id}"
+        );
+    }
+    let grip = get_json(a, "/collections/grip/items?limit=100");
+    for (k, f) in grip["features"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(f["properties"]["rank"], k + 1);
+        assert_eq!(f["id"], format!("grip-{:03}", k + 1));
+    }
+    // One offence group at a time.
+    assert_problem(
+        a,
+        "/collections/h3-counts/items?offence_group=robbery,other&datetime=2025-06",
+        400,
+    );
     // The metadata says what was done.
     let h3 = get_json(a, "/collections/h3-counts/items?limit=1");
     let _ = h3;
@@ -397,16 +417,50 @@ fn tokens_decide_who_reads_partner_and_restricted_layers() {
         &[("Authorization", &csp_h)],
     );
     assert_eq!(st, 200);
+    // The scheme is case-insensitive; another scheme is not ours and is ignored.
+    let upper = format!("BEARER {police}");
+    let (st, _, _) = http_get_with(
+        a,
+        "/collections/grip/items?limit=1",
+        &[("Authorization", &upper)],
+    );
+    assert_eq!(st, 200);
+    let (st, _, _) = http_get_with(
+        a,
+        "/collections/hotspots/items?limit=1",
+        &[("Authorization", "Basic dTpw")],
+    );
+    assert_eq!(st, 200);
+    // A repeated parameter is refused, not half-read.
+    assert_problem(
+        a,
+        "/collections/hotspots/items?offence_group=robbery&offence_group=other",
+        400,
+    );
+    // Non-public layers' files are not world-readable.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |f: &str| {
+        std::fs::metadata(out.join("current/layers").join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("grip.geojson"), 0o640);
+    assert_eq!(mode("grip.gpkg"), 0o640);
+    assert_eq!(mode("hotspots.geojson"), 0o644);
     // The restricted read, and only it, is in the audit log.
     let log = std::fs::read_to_string(&audit).unwrap();
     let lines: Vec<Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 1, "{log}");
+    // Two restricted reads (the second asked in upper case), each with its path and query.
+    assert_eq!(lines.len(), 2, "{log}");
     assert_eq!(lines[0]["org"], "Kent Police");
     assert_eq!(lines[0]["layer"], "grip");
-    assert!(lines[0]["query"].as_str().unwrap().contains("limit"));
+    assert_eq!(lines[0]["query"], "/collections/grip/items?limit=3");
+    assert_eq!(lines[1]["query"], "/collections/grip/items?limit=1");
     assert!(lines[0]["time"].is_string());
     // The anonymous OpenAPI document does not name the non-public layers.
     let (_, _, api) = http_get(a, "/api");

@@ -242,20 +242,34 @@ fn ogc_api_features_over_real_http() {
     // each cell's count under disclosure control: cells with fewer than 5 are left out and
     // the others rounded to the nearest 5.
     let to_wgs84 = hotspots::crs::Transformer::bng_to_wgs84().unwrap();
-    let mut per_cell: std::collections::BTreeMap<String, u64> = Default::default();
-    for &i in &march {
+    let cell_of = |i: usize| {
         let (lon, lat) = to_wgs84.convert(store.x_m[i], store.y_m[i]).unwrap();
-        let cell = h3o::LatLng::new(lat, lon)
+        h3o::LatLng::new(lat, lon)
             .unwrap()
             .to_cell(h3o::Resolution::Nine)
-            .to_string();
+            .to_string()
+    };
+    let mut per_cell: std::collections::BTreeMap<String, u64> = Default::default();
+    for &i in &march {
+        let cell = cell_of(i);
         if served.contains(&cell) {
             *per_cell.entry(cell).or_default() += 1;
         }
     }
+    // Every incident per served cell: what a selection leaves out must not be 1..4.
+    let mut totals: std::collections::BTreeMap<String, u64> = Default::default();
+    for i in 0..store.len() {
+        let cell = cell_of(i);
+        if per_cell.contains_key(&cell) {
+            *totals.entry(cell).or_default() += 1;
+        }
+    }
     let expected: std::collections::BTreeMap<String, u64> = per_cell
         .iter()
-        .filter(|(_, &n)| n >= 5)
+        .filter(|(c, &n)| {
+            let rest = totals[*c] - n;
+            n >= 5 && (rest == 0 || rest >= 5)
+        })
         .map(|(c, &n)| (c.clone(), ((n + 2) / 5 * 5).max(5)))
         .collect();
     let v = json("/collections/h3-counts/items?offence_group=robbery&datetime=2025-03-01/2025-03-31&limit=10000");

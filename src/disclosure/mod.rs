@@ -140,8 +140,13 @@ pub enum Sdc {
     Scaled(&'static str),
     /// About the incidents the named count counts (an offence group's name): null with it.
     With(&'static str),
-    /// A harm total: two significant figures.
+    /// A harm total: two significant figures. (The published layers leave harm out of
+    /// controlled tiers instead, as [`Sdc::Exact`]: with the harm table public, a harm
+    /// total of a few incidents names their offences.)
     Harm,
+    /// A rank (1 = first): renumbered 1.. over the features kept, so gaps do not show
+    /// where features were suppressed; an id ending `-<rank>` (e.g. `grip-009`) follows.
+    Rank,
     /// Would give an exact count back (a Poisson p of the count, Gi* z and p, cumulative
     /// shares, the JSON detail): left out of controlled layers.
     Exact,
@@ -219,6 +224,27 @@ impl Rules {
         })
     }
 
+    /// A feature's selection count as published: `None` (the feature is left out) when the
+    /// selection holds fewer than k incidents, or when what it leaves out of the feature's
+    /// `total` is 1..k−1 (it could be worked out from the published total: complementary
+    /// suppression); otherwise rounded as [`Rules::count`].
+    pub fn selection_count(&self, selected: u64, total: u64) -> Option<u64> {
+        let rest = total.saturating_sub(selected);
+        if selected == 0 || (rest > 0 && rest < self.min_count) {
+            return None;
+        }
+        self.count(selected).filter(|&n| n > 0)
+    }
+
+    /// Checks a selection's offence groups: one group at a time on controlled layers, since
+    /// the counts of overlapping group sets can be differenced.
+    pub fn check_groups(&self, groups: usize) -> Result<(), String> {
+        if groups > 1 {
+            return Err("offence_group on this layer takes one group at a time (disclosure control: the counts of overlapping group sets could be differenced)".into());
+        }
+        Ok(())
+    }
+
     /// Checks a selection's period against the granularity: each given end must fall on a
     /// boundary (a local midnight starting a month, for months). The message says what
     /// is accepted.
@@ -270,6 +296,7 @@ impl Rules {
             }
             // Counts first, so the fields that follow them know their fate.
             let mut attrs = f.attrs.clone();
+            let mut renumbered: Option<(i64, i64)> = None;
             let mut ratio: Vec<Option<f64>> = vec![Some(1.0); attrs.len()];
             for (k, field) in table.fields.iter().enumerate() {
                 match (field.sdc, &f.attrs[k]) {
@@ -309,7 +336,27 @@ impl Rules {
                         }
                     }
                     Sdc::Exact => attrs[k] = Attr::Null,
+                    Sdc::Rank => {
+                        let new = out.features.len() as i64 + 1;
+                        if let Attr::Int(old) = attrs[k] {
+                            attrs[k] = Attr::Int(new);
+                            renumbered = Some((old, new));
+                        }
+                    }
                     Sdc::Keep | Sdc::Count | Sdc::Harm => {}
+                }
+            }
+            // A renumbered rank renames the id `<prefix>-<rank>` and the fields holding it.
+            let mut id = f.id.clone();
+            if let Some((old, new)) = renumbered {
+                if let Some(prefix) = id.strip_suffix(&format!("-{old:03}")) {
+                    let renamed = format!("{prefix}-{new:03}");
+                    for a in &mut attrs {
+                        if matches!(a, Attr::Text(t) if *t == id) {
+                            *a = Attr::Text(renamed.clone());
+                        }
+                    }
+                    id = renamed;
                 }
             }
             // The exact-count fields leave the schema (a column of nulls would make GIS
@@ -320,10 +367,7 @@ impl Rules {
                 .filter(|(_, fd)| fd.sdc != Sdc::Exact)
                 .map(|(a, _)| a)
                 .collect();
-            if out
-                .push(f.id.clone(), f.bng.clone(), f.wgs84.clone(), attrs)
-                .is_ok()
-            {
+            if out.push(id, f.bng.clone(), f.wgs84.clone(), attrs).is_ok() {
                 if let (Some(m), Some(all)) = (kept_members.as_mut(), members) {
                     m.push(all.get(i).cloned().unwrap_or_default());
                 }
@@ -548,6 +592,21 @@ mod tests {
         assert_eq!(c[3], Attr::Text("sexual_violence".into()));
         assert_eq!(out.metadata["disclosure"]["suppressed_features"], 1);
         assert_eq!(out.metadata["disclosure"]["min_count"], 5);
+    }
+
+    #[test]
+    fn selections_suppress_small_complements() {
+        let r = Rules::default();
+        assert_eq!(r.selection_count(7, 7), Some(5));
+        assert_eq!(
+            r.selection_count(7, 9),
+            None,
+            "2 left out could be worked back"
+        );
+        assert_eq!(r.selection_count(7, 12), Some(5));
+        assert_eq!(r.selection_count(4, 20), None);
+        assert_eq!(r.selection_count(0, 20), None);
+        assert!(r.check_groups(1).is_ok() && r.check_groups(2).is_err());
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
             } else {
                 "1 = most incidents (most harm when weighted by harm)"
             },
-        ),
+        ).with_sdc(Sdc::Rank),
         Field::new("purpose", Text, "all, grip or diversion"),
         Field::new("lad_codes", Text, "ONS codes of the districts it covers, ';'-separated"),
         Field::new("lad_names", Text, "their names, ';'-separated"),
@@ -80,10 +80,10 @@ pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
             "harm",
             Real,
             "harm inside: the harm table's indicative days of custody (see Offence groups), or the rows' own weights",
-        ).with_sdc(Sdc::Harm),
+        ).with_sdc(Sdc::Exact),
         Field::new("area_m2", Real, "area, m²"),
         Field::new("share_inc", Real, "share of all incidents inside (0–1)").with_sdc(Sdc::Scaled("incidents")),
-        Field::new("share_harm", Real, "share of all harm inside (0–1)").with_sdc(Sdc::Scaled("harm")),
+        Field::new("share_harm", Real, "share of all harm inside (0–1)").with_sdc(Sdc::Exact),
         Field::new("pai", Real, "Predictive Accuracy Index: share of incidents ÷ share of land area").with_sdc(Sdc::Scaled("incidents")),
         Field::new(
             "p_uniform",
@@ -329,7 +329,7 @@ pub fn gistar_fields() -> Vec<Field> {
             "H3 index, or 150m:<E>:<N> (south-west corner) for squares",
         ),
         Field::new("count", Integer, "incidents in the cell").with_sdc(Sdc::Count),
-        Field::new("harm", Real, "harm in the cell").with_sdc(Sdc::Harm),
+        Field::new("harm", Real, "harm in the cell").with_sdc(Sdc::Exact),
         Field::new("z", Real, "Gi* z-score").with_sdc(Sdc::Exact),
         Field::new("p", Real, "two-sided normal p of z").with_sdc(Sdc::Exact),
         Field::new(
@@ -436,7 +436,7 @@ pub fn count_fields() -> Vec<Field> {
             Integer,
             "incidents in the cell that match the request's datetime and offence_group (all of them without a selection)",
         ).with_sdc(Sdc::Count),
-        Field::new("harm", Real, "harm in the cell").with_sdc(Sdc::Harm),
+        Field::new("harm", Real, "harm in the cell").with_sdc(Sdc::Exact),
     ]
 }
 

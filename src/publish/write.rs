@@ -309,6 +309,18 @@ pub fn publish(
             write_synced(&p, &members_bytes(m))?;
             restrict(&p)?;
         }
+        // A partner or restricted layer's files are not for a public host (0640), and it
+        // stays out of the tile archive, which holds public layers only.
+        if opts.policy.tier_of(&l.id) != crate::disclosure::Tier::Public {
+            for name in [
+                format!("{}.geojson", l.id),
+                format!("{}-epsg27700.geojson", l.id),
+                format!("{}.gpkg", l.id),
+            ] {
+                restrict(&dir.join(name))?;
+            }
+            return Ok(None);
+        }
         Ok(crate::layers::mvt::bounds_deg(&l.table).map(|b| {
             let v = VectorLayer::new(
                 &l.id,
@@ -366,9 +378,19 @@ pub fn publish(
     {
         let _stage = tracing::info_span!("stage", stage = "peaks").entered();
         write_peaks(inp, &tmp, &opts.policy)?;
+        if opts.policy.tier_of("peaks") != crate::disclosure::Tier::Public {
+            for f in ["peaks.json", "peaks.png"] {
+                if tmp.join(f).exists() {
+                    restrict(&tmp.join(f))?;
+                }
+            }
+        }
     }
     // The heatmap surface, the incidents for selections, the boundaries.
     write_synced(&tmp.join("density.tif"), &tif_bytes)?;
+    if opts.policy.tier_of("density") != crate::disclosure::Tier::Public {
+        restrict(&tmp.join("density.tif"))?;
+    }
     crate::incidents::snapshot::write_snapshot(
         &tmp.join("incidents.hsnap"),
         inp.pack,

@@ -10,7 +10,8 @@
 //! Anonymous requests for a non-public layer get 401 with `WWW-Authenticate: Bearer`; a
 //! bad token gets 401 with `error="invalid_token"`; an organisation whose token does not
 //! list the layer gets 403. Every read of a restricted layer is appended to the audit log
-//! as one JSON line (time, org, layer, path and query).
+//! as one JSON line (time, org, layer, path and query); answers to organisations are never
+//! served from the response cache, so none escapes the log.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
@@ -50,6 +51,8 @@ pub enum Caller {
         name: Arc<str>,
         /// The layers it may read.
         layers: Arc<BTreeSet<String>>,
+        /// Restricted layers read by this request, for the audit log.
+        reads: Arc<Mutex<Vec<String>>>,
     },
 }
 
@@ -59,6 +62,17 @@ impl Caller {
         match self {
             Caller::Anonymous => None,
             Caller::Org { name, .. } => Some(name),
+        }
+    }
+
+    /// Notes a read of restricted layer `id`, written to the audit log when the request
+    /// is answered.
+    pub fn note_restricted_read(&self, id: &str) {
+        if let Caller::Org { reads, .. } = self {
+            reads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(id.to_string());
         }
     }
 
@@ -192,10 +206,12 @@ impl Access {
         Some(Caller::Org {
             name: o.name.clone(),
             layers: o.layers.clone(),
+            reads: Arc::default(),
         })
     }
 
-    /// Appends a restricted read to the audit log (and the service log).
+    /// Appends a restricted read to the audit log (and the service log): `query` is the
+    /// request's path and query.
     pub fn audit(&self, caller: &Caller, layer: &str, query: &str) {
         let line = serde_json::json!({
             "time": jiff::Timestamp::now().to_string(),
@@ -271,15 +287,17 @@ pub async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("").to_string());
-    let caller = match auth {
+    // The scheme is case-insensitive (RFC 9110 §11.1); other schemes (e.g. Basic from a
+    // browser or proxy) are not ours and are ignored.
+    let bearer = auth.and_then(|a| {
+        let (scheme, rest) = a.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| rest.trim().to_string())
+    });
+    let caller = match bearer {
         None => Caller::Anonymous,
-        Some(a) => {
-            let token = a
-                .strip_prefix("Bearer ")
-                .or_else(|| a.strip_prefix("bearer "))
-                .map(str::trim)
-                .unwrap_or("")
-                .to_string();
+        Some(token) => {
             if token.is_empty() {
                 return denied(&Caller::Anonymous, "", true);
             }
@@ -291,8 +309,20 @@ pub async fn authenticate(
             }
         }
     };
-    req.extensions_mut().insert(caller);
-    next.run(req).await
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    req.extensions_mut().insert(caller.clone());
+    let resp = next.run(req).await;
+    if let Caller::Org { reads, .. } = &caller {
+        let layers = std::mem::take(&mut *reads.lock().unwrap_or_else(|e| e.into_inner()));
+        for layer in layers {
+            access.audit(&caller, &layer, &target);
+        }
+    }
+    resp
 }
 
 #[cfg(test)]

@@ -93,7 +93,13 @@ pub async fn cached(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if req.method() != Method::GET || req.uri().path() == "/status" {
+    // Organisations' answers are not kept: each of their reads reaches the handler (and
+    // the audit log).
+    let org = req
+        .extensions()
+        .get::<super::access::Caller>()
+        .is_some_and(|c| c.org().is_some());
+    if req.method() != Method::GET || req.uri().path() == "/status" || org {
         return next.run(req).await;
     }
     let h = req.headers();

@@ -50,7 +50,8 @@ pub struct Settings {
 /// Which published snapshot a state serves.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SnapshotInfo {
-    /// The run's directory.
+    /// The run's directory (not shown in `/status`: a server path).
+    #[serde(skip)]
     pub run_dir: std::path::PathBuf,
     /// Its run id.
     pub run_id: String,
@@ -136,11 +137,9 @@ impl AppState {
             return Err(Box::new(access::denied(caller, id, false)));
         }
         if tier == crate::disclosure::Tier::Restricted {
-            let q: std::collections::BTreeMap<_, _> = query.iter().collect();
-            self.settings
-                .access
-                .audit(caller, id, &serde_json::to_string(&q).unwrap_or_default());
+            caller.note_restricted_read(id);
         }
+        let _ = query;
         Ok(())
     }
 }

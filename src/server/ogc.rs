@@ -146,6 +146,7 @@ pub fn router(live: Arc<super::live::Live>) -> Router {
         .route("/tiles/{layer}/{z}/{x}/{y}", get(vector_tile))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "Not found", "no such resource") })
         .layer(axum::middleware::from_fn(html_negotiation))
+        .layer(axum::middleware::from_fn(reject_repeated_params))
         .layer(axum::middleware::from_fn(etag_and_cache))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(
@@ -217,10 +218,17 @@ async fn etag_and_cache(req: axum::extract::Request, next: axum::middleware::Nex
             header::VARY,
             header::HeaderValue::from_static("Authorization"),
         );
-    } else if !parts.headers.contains_key(header::CACHE_CONTROL) {
-        parts.headers.insert(
-            header::CACHE_CONTROL,
-            header::HeaderValue::from_static("public, max-age=300"),
+    } else {
+        if !parts.headers.contains_key(header::CACHE_CONTROL) {
+            parts.headers.insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("public, max-age=300"),
+            );
+        }
+        // What is listed depends on the caller: shared caches must key on the token.
+        parts.headers.append(
+            header::VARY,
+            header::HeaderValue::from_static("Authorization"),
         );
     }
     if inm.as_deref() == Some(tag.as_str()) {
@@ -228,6 +236,27 @@ async fn etag_and_cache(req: axum::extract::Request, next: axum::middleware::Nex
         return Response::from_parts(parts, axum::body::Body::empty());
     }
     Response::from_parts(parts, body)
+}
+
+/// A query parameter given twice (`offence_group=a&offence_group=b`) is a 400 naming it:
+/// only one value would be read, and a filter must never be silently ignored.
+async fn reject_repeated_params(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(q) = req.uri().query() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, _) in form_urlencoded::parse(q.as_bytes()) {
+            if !seen.insert(k.clone()) {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "Repeated parameter",
+                    &format!("'{k}' is given more than once; give it once (offence_group takes a comma-separated list where a layer allows several)"),
+                );
+            }
+        }
+    }
+    next.run(req).await
 }
 
 /// An RFC 9457 problem response.
@@ -597,7 +626,10 @@ async fn items(
             // Disclosure control: periods at the layer's granularity only; a feature whose
             // selection count is below k is left out, and the others' counts are rounded.
             if let Some(r) = &c.rules {
-                if let Err(e) = r.check_period(sel.filter.from_min, sel.filter.to_min) {
+                if let Err(e) = r
+                    .check_period(sel.filter.from_min, sel.filter.to_min)
+                    .and_then(|()| r.check_groups(sel.filter.groups.len()))
+                {
                     return problem(StatusCode::BAD_REQUEST, "Selection too fine", &e);
                 }
             }
@@ -610,7 +642,9 @@ async fn items(
                             .filter(|&&r| sel.filter.keep(&s.data.store, r as usize))
                             .count();
                         match &c.rules {
-                            Some(r) => r.count(n as u64).unwrap_or(0) as usize,
+                            Some(r) => {
+                                r.selection_count(n as u64, m.len() as u64).unwrap_or(0) as usize
+                            }
                             None => n,
                         }
                     })
@@ -968,7 +1002,10 @@ async fn density_tile(
         Err(e) => return problem(StatusCode::BAD_REQUEST, "Bad selection", &e),
     };
     if let (Some(sel), Some(r)) = (&selection, s.heatmap.rules()) {
-        if let Err(e) = r.check_period(sel.filter.from_min, sel.filter.to_min) {
+        if let Err(e) = r
+            .check_period(sel.filter.from_min, sel.filter.to_min)
+            .and_then(|()| r.check_groups(sel.filter.groups.len()))
+        {
             return problem(StatusCode::BAD_REQUEST, "Selection too fine", &e);
         }
     }
