@@ -282,6 +282,23 @@ fn tiers_decide_control_and_what_is_served() {
         out.to_str().unwrap(),
     ]);
     assert!(err.contains("gripp"), "{err}");
+    // A token hash that is not an Argon2 PHC string: refused by refresh too, naming the file.
+    let bad = write(
+        dir.path(),
+        "badhash.toml",
+        "[[orgs]]\nname = \"X\"\ntoken_hash = \"plain\"\nlayers = []\n",
+    );
+    let err = run_err(&[
+        "refresh",
+        "--config",
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("badhash.toml") && err.contains("token_hash"),
+        "{err}"
+    );
 }
 
 /// The token lines `hotspots token new` prints: (token, its [[orgs]] stanza).

@@ -452,7 +452,14 @@ pub fn counts_on(
     gi: &GiLayer,
     outlines: &CellOutlines,
 ) -> Result<(LayerTable, Vec<usize>), TableError> {
-    let mut t = LayerTable::new("h3-counts", count_fields(), gi.metadata.clone());
+    let mut metadata = gi.metadata.clone();
+    if let serde_json::Value::Object(o) = &mut metadata {
+        o.insert(
+            "method".into(),
+            json!("incident counts per land cell (H3 resolution 9): cells with incidents only"),
+        );
+    }
+    let mut t = LayerTable::new("h3-counts", count_fields(), metadata);
     let mut cells = Vec::new();
     for i in 0..gi.cells.len() {
         if gi.count[i] <= 0.0 {

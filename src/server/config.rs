@@ -360,6 +360,15 @@ impl ServeConfig {
             ));
         }
         for o in &c.orgs {
+            if let Err(e) = argon2::password_hash::phc::PasswordHash::new(&o.token_hash) {
+                return Err(invalid(
+                    "orgs",
+                    format!(
+                        "'{}': token_hash is not an Argon2 PHC string ({e}); make one with `hotspots token new --org NAME`",
+                        o.name
+                    ),
+                ));
+            }
             if let Some(id) = o.layers.iter().find(|k| !LAYER_IDS.contains(&k.as_str())) {
                 return Err(invalid(
                     "orgs",

@@ -365,8 +365,8 @@ async fn api(
         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
         {"name": "bbox-crs", "in": "query", "schema": {"type": "string", "enum": [CRS84, EPSG_27700]}},
         {"name": "crs", "in": "query", "schema": {"type": "string", "enum": [CRS84, EPSG_27700]}},
-        {"name": "datetime", "in": "query", "description": "incidents starting in this RFC 3339 instant or interval (dates are Europe/London days); hotspots, grip, diversion and h3-counts only; sets sel_count", "schema": {"type": "string"}},
-        {"name": "offence_group", "in": "query", "description": "comma-separated offence groups; same collections as datetime", "schema": {"type": "string"}},
+        {"name": "datetime", "in": "query", "description": "incidents starting in this RFC 3339 instant or interval (dates are Europe/London days, YYYY-MM months); on layers under disclosure control only whole months (see the collection's disclosure member); hotspots, grip, diversion and h3-counts only; sets sel_count", "schema": {"type": "string"}},
+        {"name": "offence_group", "in": "query", "description": "comma-separated offence groups (one at a time on layers under disclosure control); same collections as datetime", "schema": {"type": "string"}},
         f_param(&["json", "html", "gpkg", "fgb", "csv"]),
     ], "responses": {"200": {"description": "GeoJSON features, or the matched features as a file (f=gpkg, fgb, csv; every match unless limit is given)", "content": {"application/geo+json": {}, "application/geopackage+sqlite3": {}, "application/flatgeobuf": {}, "text/csv": {}}}, "400": {"description": "bad or unknown parameter"}}}}));
     paths.insert("/collections/{id}/items/{fid}".into(), json!({"get": {"parameters": [id_param, {"name": "fid", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "crs", "in": "query", "schema": {"type": "string", "enum": [CRS84, EPSG_27700]}}, f_param(&["json", "html"])], "responses": {"200": {"description": "one feature"}, "404": {"description": "unknown feature"}}}}));
