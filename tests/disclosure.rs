@@ -205,6 +205,21 @@ fn a_lone_incident_cannot_be_singled_out() {
     }
 }
 
+/// Runs `hotspots refresh --config cfg` on the default data into `dir/pub`, returned.
+fn refresh_with(cfg: &std::path::Path, dir: &std::path::Path) -> std::path::PathBuf {
+    let out = dir.join("pub");
+    run_ok(&[
+        "refresh",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--rejects",
+        "/dev/null",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    out
+}
+
 /// A layer configured `restricted` is published uncontrolled in the snapshot's files (the
 /// full patrol plan and the exact columns) and not served without a token; a public one is
 /// controlled.
@@ -216,16 +231,7 @@ fn tiers_decide_control_and_what_is_served() {
         "tiers.toml",
         "[layers]\ngrip = \"restricted\"\n\n[disclosure]\nmin_count = 5\nround_to = 5\n",
     );
-    let out = dir.path().join("pub");
-    run_ok(&[
-        "refresh",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--rejects",
-        "/dev/null",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = refresh_with(&cfg, dir.path());
     let layers = out.join("current/layers");
     let grip = read_json(&layers.join("grip.geojson"));
     let p = &grip["features"][0]["properties"];
@@ -335,16 +341,7 @@ fn tokens_decide_who_reads_partner_and_restricted_layers() {
             "audit_log = \"audit.jsonl\"\n\n[layers]\ngrip = \"restricted\"\ndiversion = \"partner\"\n\n{police_org}\n{csp_org}\n"
         ),
     );
-    let out = dir.path().join("pub");
-    run_ok(&[
-        "refresh",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--rejects",
-        "/dev/null",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = refresh_with(&cfg, dir.path());
     let srv = start_server(&[
         "--config",
         cfg.to_str().unwrap(),

@@ -8,12 +8,12 @@
 //!   fields derived from it (its share, its group's name) are null with it.
 //! - **Rounding**: published counts are rounded to the nearest multiple of `round_to`
 //!   (halves up); shares and rates proportional to a count are scaled to the rounded count;
-//!   harm totals keep two significant figures; values that would give an exact count back
-//!   (Poisson p of a count, Gi* z and p, cumulative shares, the JSON detail) are null.
+//!   fields that would give an exact count or an offence back (harm, Poisson p of a count,
+//!   Gi* z and p, cumulative shares, the JSON detail) are left out; ranks are renumbered.
 //! - **Selections** (offence group × period, counted at request time) are answered only at
-//!   the tier's granularity (whole months on public layers), and a feature whose selection
-//!   count is below `k` is left out, so overlapping queries cannot be differenced down to
-//!   one incident.
+//!   the tier's granularity (whole months on public layers) and for one offence group at a
+//!   time, and a feature is left out when its selection count is below `k` or leaves 1..k−1
+//!   of the feature out, so overlapping queries are not differenced down to one incident.
 //! - **Heatmaps**: a pixel whose kernel sum rests on fewer than `k` incidents (incidents
 //!   within one bandwidth of its centre) is transparent.
 //!
@@ -140,10 +140,6 @@ pub enum Sdc {
     Scaled(&'static str),
     /// About the incidents the named count counts (an offence group's name): null with it.
     With(&'static str),
-    /// A harm total: two significant figures. (The published layers leave harm out of
-    /// controlled tiers instead, as [`Sdc::Exact`]: with the harm table public, a harm
-    /// total of a few incidents names their offences.)
-    Harm,
     /// A rank (1 = first): renumbered 1.. over the features kept, so gaps do not show
     /// where features were suppressed; an id ending `-<rank>` (e.g. `grip-009`) follows.
     Rank,
@@ -172,15 +168,6 @@ pub fn round_count(n: u64, to: u64) -> u64 {
     } else {
         (n + to / 2) / to * to
     }
-}
-
-/// Two significant figures.
-fn two_figures(x: f64) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return x;
-    }
-    let scale = 10f64.powi(x.abs().log10().floor() as i32 - 1);
-    (x / scale).round() * scale
 }
 
 impl Rules {
@@ -217,8 +204,8 @@ impl Rules {
             "rules": [
                 format!("features resting on fewer than {} incidents are not published", self.min_count),
                 format!("counts below {} are null; counts are rounded to the nearest {}; shares and rates follow the rounded counts", self.min_count, self.round_to),
-                "harm totals have two significant figures; values that give an exact count back (Poisson p, Gi* z and p, cumulative shares, detail) are null".to_string(),
-                format!("selections are whole {}s; a feature whose selection count is below {} is left out", self.granularity.slug(), self.min_count),
+                "fields that give an exact count or an offence back (harm, Poisson p, Gi* z and p, cumulative shares, detail) are left out; ranks are renumbered over the features kept".to_string(),
+                format!("selections are whole {}s and one offence group at a time; a feature is left out when its selection count is below {k} or the selection leaves 1 to {} of it out", self.granularity.slug(), self.min_count - 1, k = self.min_count),
                 format!("heatmap pixels resting on fewer than {} incidents within the bandwidth are transparent", self.min_count),
             ],
         })
@@ -234,6 +221,13 @@ impl Rules {
             return None;
         }
         self.count(selected).filter(|&n| n > 0)
+    }
+
+    /// Checks a selection against the rules: its period ([`Rules::check_period`]) and its
+    /// offence groups ([`Rules::check_groups`]).
+    pub fn check_selection(&self, filter: &crate::density::IncidentFilter) -> Result<(), String> {
+        self.check_period(filter.from_min, filter.to_min)?;
+        self.check_groups(filter.groups.len())
     }
 
     /// Checks a selection's offence groups: one group at a time on controlled layers, since
@@ -299,26 +293,18 @@ impl Rules {
             let mut renumbered: Option<(i64, i64)> = None;
             let mut ratio: Vec<Option<f64>> = vec![Some(1.0); attrs.len()];
             for (k, field) in table.fields.iter().enumerate() {
-                match (field.sdc, &f.attrs[k]) {
-                    (Sdc::Count, Attr::Int(n)) => {
-                        let n = (*n).max(0) as u64;
-                        match self.count(n) {
-                            Some(r) => {
-                                attrs[k] = Attr::Int(r as i64);
-                                ratio[k] = Some(if n > 0 { r as f64 / n as f64 } else { 1.0 });
-                            }
-                            None => {
-                                attrs[k] = Attr::Null;
-                                ratio[k] = None;
-                            }
+                if let (Sdc::Count, Attr::Int(n)) = (field.sdc, &f.attrs[k]) {
+                    let n = (*n).max(0) as u64;
+                    match self.count(n) {
+                        Some(r) => {
+                            attrs[k] = Attr::Int(r as i64);
+                            ratio[k] = Some(if n > 0 { r as f64 / n as f64 } else { 1.0 });
+                        }
+                        None => {
+                            attrs[k] = Attr::Null;
+                            ratio[k] = None;
                         }
                     }
-                    (Sdc::Harm, Attr::Real(x)) => {
-                        let r = two_figures(*x);
-                        attrs[k] = Attr::Real(r);
-                        ratio[k] = Some(if *x != 0.0 { r / x } else { 1.0 });
-                    }
-                    _ => {}
                 }
             }
             for (k, field) in table.fields.iter().enumerate() {
@@ -343,7 +329,7 @@ impl Rules {
                             renumbered = Some((old, new));
                         }
                     }
-                    Sdc::Keep | Sdc::Count | Sdc::Harm => {}
+                    Sdc::Keep | Sdc::Count => {}
                 }
             }
             // A renumbered rank renames the id `<prefix>-<rank>` and the fields holding it.
@@ -517,8 +503,6 @@ mod tests {
             ..Rules::default()
         };
         assert_eq!(r3.count(4), Some(3));
-        assert_eq!(two_figures(1825.0), 1800.0);
-        assert_eq!(two_figures(0.01234), 0.012);
     }
 
     #[test]
@@ -548,7 +532,7 @@ mod tests {
             Field::new("share", FieldType::Real, "share").with_sdc(Sdc::Scaled("n")),
             Field::new("grp_n", FieldType::Integer, "group count").with_sdc(Sdc::Count),
             Field::new("grp", FieldType::Text, "group").with_sdc(Sdc::With("grp_n")),
-            Field::new("harm", FieldType::Real, "harm").with_sdc(Sdc::Harm),
+            Field::new("harm", FieldType::Real, "harm").with_sdc(Sdc::Exact),
             Field::new("p", FieldType::Real, "p").with_sdc(Sdc::Exact),
             Field::new("name", FieldType::Text, "name"),
         ];
@@ -581,11 +565,10 @@ mod tests {
         assert_eq!(b[1], Attr::Real(0.07 * 5.0 / 7.0));
         assert_eq!(b[2], Attr::Null);
         assert_eq!(b[3], Attr::Null);
-        assert_eq!(b[4], Attr::Real(13_000.0));
-        // `p` is left out of the schema.
-        assert_eq!(b[5], Attr::Text("b".into()));
-        assert_eq!(out.fields.len(), 6);
-        assert!(out.field_index("p").is_none());
+        // `harm` and `p` are left out of the schema.
+        assert_eq!(b[4], Attr::Text("b".into()));
+        assert_eq!(out.fields.len(), 5);
+        assert!(out.field_index("p").is_none() && out.field_index("harm").is_none());
         let c = &out.features[1].attrs;
         assert_eq!(c[0], Attr::Int(10));
         assert_eq!(c[2], Attr::Int(5));

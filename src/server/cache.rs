@@ -1,6 +1,6 @@
 //! A cache of whole responses. Layers change only at restart, so a GET's answer depends
-//! only on its path and query, the base URL its links are made from, the organisation
-//! asking (see `access`), and two request headers: whether it asks for HTML
+//! only on its path and query, the base URL its links are made from, and two request
+//! headers (answers to organisations, see `access`, are never kept): whether it asks for HTML
 //! (`f=html` or a browser's Accept) and whether it accepts gzip. Successful answers are
 //! kept, compressed and tagged, up to [`CACHE_BYTES`]; a repeat costs a lookup and a
 //! reference-counted copy, and a matching If-None-Match is answered 304 at once.
@@ -27,8 +27,6 @@ pub struct Key {
     pub html: bool,
     /// Whether gzip is accepted.
     pub gzip: bool,
-    /// The organisation asking (answers differ by what it may read).
-    pub org: Option<String>,
 }
 
 /// A kept response.
@@ -125,10 +123,6 @@ pub async fn cached(
             .map_or(0, |s| s.generation),
         html: wants_html(f_param(req.uri().query()).as_deref(), text(header::ACCEPT)),
         gzip: text(header::ACCEPT_ENCODING).contains("gzip"),
-        org: req
-            .extensions()
-            .get::<super::access::Caller>()
-            .and_then(|c| c.org().map(str::to_string)),
     };
     let inm = text(header::IF_NONE_MATCH).to_string();
     if let Some(e) = cache.inner.get(&key) {

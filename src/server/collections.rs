@@ -72,6 +72,7 @@ impl Collection {
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
+        let (tier, rules) = control_of(&table.metadata);
         let (features, features_bng) = match text {
             Some(t) => t,
             None => {
@@ -97,8 +98,8 @@ impl Collection {
                 .iter()
                 .map(|f| bbox_of(&output_geometry(&f.bng, OutputCrs::Bng)))
                 .collect(),
-            rules: control_of(&table.metadata).1,
-            tier: control_of(&table.metadata).0,
+            rules,
+            tier,
             table,
             members: None,
             period_min: None,

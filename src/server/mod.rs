@@ -111,7 +111,6 @@ impl AppState {
         &self,
         caller: &access::Caller,
         id: &str,
-        query: &std::collections::HashMap<String, String>,
     ) -> Result<&Collection, Box<axum::response::Response>> {
         let Some(c) = self.collection(id) else {
             return Err(Box::new(ogc::problem(
@@ -120,7 +119,7 @@ impl AppState {
                 &format!("no collection '{id}'"),
             )));
         };
-        self.authorise(caller, c.tier, id, query)?;
+        self.authorise(caller, c.tier, id)?;
         Ok(c)
     }
 
@@ -131,7 +130,6 @@ impl AppState {
         caller: &access::Caller,
         tier: crate::disclosure::Tier,
         id: &str,
-        query: &std::collections::HashMap<String, String>,
     ) -> Result<(), Box<axum::response::Response>> {
         if !caller.may_read(tier, id) {
             return Err(Box::new(access::denied(caller, id, false)));
@@ -139,7 +137,6 @@ impl AppState {
         if tier == crate::disclosure::Tier::Restricted {
             caller.note_restricted_read(id);
         }
-        let _ = query;
         Ok(())
     }
 }
@@ -167,12 +164,7 @@ impl AppState {
         // The collections' text, and the district index with the heatmap, side by side.
         let (layers, store, pack, surface) = (p.layers, p.store, p.pack, p.heatmap);
         // The heatmap's tier, and its rules for selections when it is controlled.
-        let (tier, rules) = p
-            .manifest
-            .heatmap
-            .get("disclosure")
-            .map(|_| collections::control_of(&p.manifest.heatmap))
-            .unwrap_or((crate::disclosure::Tier::Public, Some(Default::default())));
+        let (tier, rules) = collections::control_of(&p.manifest.heatmap);
 
         let (collections, (districts, heatmap)) = rayon::join(
             || collections::collections_of(layers, &store),

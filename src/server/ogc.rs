@@ -452,7 +452,7 @@ async fn collection(
     Query(q): Query<Params>,
 ) -> Response {
     params_or_400!(q, RESOURCE_PARAMS);
-    match s.collection_for(&caller, &id, &q) {
+    match s.collection_for(&caller, &id) {
         Ok(c) => json_response("application/json", collection_json(c, &base)),
         Err(r) => *r,
     }
@@ -467,7 +467,7 @@ async fn schema(
     Query(q): Query<Params>,
 ) -> Response {
     params_or_400!(q, RESOURCE_PARAMS);
-    let c = match s.collection_for(&caller, &id, &q) {
+    let c = match s.collection_for(&caller, &id) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -549,7 +549,7 @@ async fn items(
     headers: axum::http::HeaderMap,
 ) -> Response {
     params_or_400!(q, ITEMS_PARAMS);
-    let c = match s.collection_for(&caller, &id, &q) {
+    let c = match s.collection_for(&caller, &id) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -626,10 +626,7 @@ async fn items(
             // Disclosure control: periods at the layer's granularity only; a feature whose
             // selection count is below k is left out, and the others' counts are rounded.
             if let Some(r) = &c.rules {
-                if let Err(e) = r
-                    .check_period(sel.filter.from_min, sel.filter.to_min)
-                    .and_then(|()| r.check_groups(sel.filter.groups.len()))
-                {
+                if let Err(e) = r.check_selection(&sel.filter) {
                     return problem(StatusCode::BAD_REQUEST, "Selection too fine", &e);
                 }
             }
@@ -881,7 +878,7 @@ async fn item(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    let c = match s.collection_for(&caller, &id, &q) {
+    let c = match s.collection_for(&caller, &id) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -994,7 +991,7 @@ async fn density_tile(
             "expected /tiles/density/{z}/{x}/{y}.png with integers",
         );
     };
-    if let Err(r) = s.authorise(&caller, s.heatmap.tier, "density", &q) {
+    if let Err(r) = s.authorise(&caller, s.heatmap.tier, "density") {
         return *r;
     }
     let selection = match super::selection::parse_selection(&q) {
@@ -1002,10 +999,7 @@ async fn density_tile(
         Err(e) => return problem(StatusCode::BAD_REQUEST, "Bad selection", &e),
     };
     if let (Some(sel), Some(r)) = (&selection, s.heatmap.rules()) {
-        if let Err(e) = r
-            .check_period(sel.filter.from_min, sel.filter.to_min)
-            .and_then(|()| r.check_groups(sel.filter.groups.len()))
-        {
+        if let Err(e) = r.check_selection(&sel.filter) {
             return problem(StatusCode::BAD_REQUEST, "Selection too fine", &e);
         }
     }
@@ -1047,13 +1041,13 @@ async fn tilejson(
     let id = file.strip_suffix(".json").unwrap_or(&file);
     let base = base.as_str();
     if id == "density" {
-        if let Err(r) = s.authorise(&caller, s.heatmap.tier, "density", &q) {
+        if let Err(r) = s.authorise(&caller, s.heatmap.tier, "density") {
             return *r;
         }
         return json_response("application/json", s.heatmap.tilejson(base));
     }
     if let Some(c) = s.collection(id) {
-        if let Err(r) = s.authorise(&caller, c.tier, id, &q) {
+        if let Err(r) = s.authorise(&caller, c.tier, id) {
             return *r;
         }
     }
@@ -1089,7 +1083,7 @@ async fn vector_tile(
         Err(e) => return problem(StatusCode::BAD_REQUEST, "Bad tile address", &e.to_string()),
     };
     if let Some(c) = s.collection(&layer) {
-        if let Err(r) = s.authorise(&caller, c.tier, &layer, &q) {
+        if let Err(r) = s.authorise(&caller, c.tier, &layer) {
             return *r;
         }
     }
