@@ -226,13 +226,18 @@ pub fn last_body_bytes() -> Vec<u8> {
 
 /// The embedded default fixture, ingested with the default pack and tables.
 pub fn default_store() -> hotspots::incidents::IncidentStore {
+    store_of("default", hotspots::fixtures::DEFAULT_FIXTURE)
+}
+
+/// The incidents of CSV `bytes` as the library ingests them (named `name` in messages).
+#[allow(dead_code)]
+pub fn store_of(name: &str, bytes: &[u8]) -> hotspots::incidents::IncidentStore {
     let pack = hotspots::boundaries::BoundaryPack::kent_medway().unwrap();
     let index = hotspots::boundaries::DistrictIndex::new(&pack);
     let mut ing =
         hotspots::incidents::Ingester::new(&index, hotspots::incidents::IngestOptions::default())
             .unwrap();
-    ing.ingest_bytes("default", hotspots::fixtures::DEFAULT_FIXTURE)
-        .unwrap();
+    ing.ingest_bytes(name, bytes).unwrap();
     ing.finish().unwrap().0
 }
 

@@ -581,5 +581,108 @@ proptest::proptest! {
                 proptest::prop_assert_eq!(st, 400);
             }
         }
+        // Differencing: every run of months on h3-counts is answered from one fixed table of
+        // perturbed month counts, worked out here independently (h3o cells, SHA-256 record
+        // keys, London months), so overlapping periods give back no more than a month's
+        // perturbed count.
+        let store = store_of("random", csv_bytes(&csv).as_slice());
+        for g in [Some(groups[group]), None] {
+        let expect = IntervalOracle::new(&store, a, g);
+        let g = g.map(|g| format!("&offence_group={g}")).unwrap_or_default();
+        for from in 1..=6u32 {
+            for to in from..=6u32 {
+                let path = format!("/collections/h3-counts/items?limit=10000{g}&datetime=2025-{from:02}/2025-{to:02}");
+                let fc = get_json(a, &path);
+                let got: std::collections::BTreeMap<String, u64> = fc["features"].as_array().unwrap().iter()
+                    .map(|f| (f["properties"]["cell"].as_str().unwrap().to_string(), f["properties"]["sel_count"].as_u64().unwrap()))
+                    .collect();
+                proptest::prop_assert_eq!(got, expect.answer(from, to), "{}", path);
+            }
+        }
+        }
+    }
+}
+
+fn csv_bytes(path: &std::path::Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+/// What a month-interval selection on the public h3-counts layer must answer, from the
+/// incidents themselves: per served cell, the month counts of one offence group (or all) and their
+/// cell keys, and every incident of the cell.
+struct IntervalOracle {
+    /// Cell → month → (count, cell key).
+    months: std::collections::BTreeMap<String, std::collections::BTreeMap<u32, (u64, u32)>>,
+    /// Cell → all its incidents.
+    totals: std::collections::BTreeMap<String, u64>,
+}
+
+impl IntervalOracle {
+    fn new(
+        store: &hotspots::incidents::IncidentStore,
+        a: &str,
+        group: Option<&str>,
+    ) -> IntervalOracle {
+        use sha2::Digest;
+        let group: Option<hotspots::incidents::OffenceGroup> = group.map(|g| g.parse().unwrap());
+        let served: std::collections::HashSet<String> =
+            get_json(a, "/collections/h3-counts/items?limit=10000")["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["properties"]["cell"].as_str().unwrap().to_string())
+                .collect();
+        let to_wgs84 = hotspots::crs::Transformer::bng_to_wgs84().unwrap();
+        let london = jiff::tz::TimeZone::get("Europe/London").unwrap();
+        let mut o = IntervalOracle {
+            months: Default::default(),
+            totals: Default::default(),
+        };
+        for i in 0..store.len() {
+            let (lon, lat) = to_wgs84.convert(store.x_m[i], store.y_m[i]).unwrap();
+            let cell = h3o::LatLng::new(lat, lon)
+                .unwrap()
+                .to_cell(h3o::Resolution::Nine)
+                .to_string();
+            if !served.contains(&cell) {
+                continue;
+            }
+            *o.totals.entry(cell.clone()).or_default() += 1;
+            if group.is_some_and(|g| store.group[i] != g) {
+                continue;
+            }
+            let month = jiff::Timestamp::from_second(i64::from(store.from_min[i]) * 60)
+                .unwrap()
+                .to_zoned(london.clone())
+                .month() as u32;
+            let d = sha2::Sha256::new()
+                .chain_update(b"hotspots cell key\0")
+                .chain_update(store.ids.get_bytes(i))
+                .finalize();
+            let e = o.months.entry(cell).or_default().entry(month).or_default();
+            e.0 += 1;
+            e.1 =
+                e.1.wrapping_add(u32::from_be_bytes([d[0], d[1], d[2], d[3]]));
+        }
+        o
+    }
+
+    /// Cell → published selection count for months `from..=to`.
+    fn answer(&self, from: u32, to: u32) -> std::collections::BTreeMap<String, u64> {
+        let round5 = |n: u64| ((n + 2) / 5 * 5).max(5);
+        self.months
+            .iter()
+            .filter_map(|(cell, months)| {
+                let inside = months.range(from..=to);
+                let n: u64 = inside.clone().map(|(_, v)| v.0).sum();
+                let r: u64 = inside
+                    .map(|(_, &(m, ck))| hotspots::disclosure::perturb(m, ck))
+                    .sum();
+                let total = self.totals[cell];
+                let rest = total - n;
+                (n >= 5 && (rest == 0 || rest >= 5) && r >= 5)
+                    .then(|| (cell.clone(), round5(r).min(round5(total))))
+            })
+            .collect()
     }
 }

@@ -13,7 +13,8 @@
 //! - **Selections** (offence group × period, counted at request time) are answered only at
 //!   the tier's granularity (whole months on public layers) and for one offence group at a
 //!   time, and a feature is left out when its selection count is below `k` or leaves 1..k−1
-//!   of the feature out, so overlapping queries are not differenced down to one incident.
+//!   of the feature out; the selection count is perturbed month by month by the cell-key
+//!   method ([`CellKeys`]), so overlapping queries are not differenced down to one incident.
 //! - **Heatmaps**: a pixel whose kernel sum rests on fewer than `k` incidents (incidents
 //!   within one bandwidth of its centre) is transparent.
 //!
@@ -27,6 +28,9 @@ use serde_json::{json, Value};
 
 use crate::incidents::time::{local_datetime, EpochMinutes};
 use crate::layers::{Attr, LayerTable};
+
+mod cell_key;
+pub use cell_key::{perturb, record_key, CellKeys, MAX_NOISE};
 
 /// Who may read a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
@@ -206,6 +210,7 @@ impl Rules {
                 format!("counts below {} are null; counts are rounded to the nearest {}; shares and rates follow the rounded counts", self.min_count, self.round_to),
                 "fields that give an exact count or an offence back (harm, Poisson p, Gi* z and p, cumulative shares, detail) are left out; ranks are renumbered over the features kept".to_string(),
                 format!("selections are whole {}s and one offence group at a time; a feature is left out when its selection count is below {k} or the selection leaves 1 to {} of it out", self.granularity.slug(), self.min_count - 1, k = self.min_count),
+                format!("selection counts are perturbed by the cell-key method (noise of -{n}..+{n} fixed by each {g}'s incidents, summed over the {g}s), then rounded and capped at the feature's count", n = MAX_NOISE, g = self.granularity.slug()),
                 format!("heatmap pixels resting on fewer than {} incidents within the bandwidth are transparent", self.min_count),
             ],
         })
@@ -214,13 +219,19 @@ impl Rules {
     /// A feature's selection count as published: `None` (the feature is left out) when the
     /// selection holds fewer than k incidents, or when what it leaves out of the feature's
     /// `total` is 1..k−1 (it could be worked out from the published total: complementary
-    /// suppression); otherwise rounded as [`Rules::count`].
-    pub fn selection_count(&self, selected: u64, total: u64) -> Option<u64> {
+    /// suppression), or when its perturbed count `protected` ([`CellKeys::protected_count`])
+    /// is below k; otherwise `protected` rounded as [`Rules::count`], and no more than the
+    /// feature's published count.
+    pub fn selection_count(&self, selected: u64, total: u64, protected: u64) -> Option<u64> {
         let rest = total.saturating_sub(selected);
-        if selected == 0 || (rest > 0 && rest < self.min_count) {
+        if selected < self.min_count.max(1)
+            || (rest > 0 && rest < self.min_count)
+            || protected < self.min_count.max(1)
+        {
             return None;
         }
-        self.count(selected).filter(|&n| n > 0)
+        // Never more than the feature's own published count.
+        Some(self.count(protected)?.min(self.count(total)?))
     }
 
     /// Checks a selection against the rules: its period ([`Rules::check_period`]) and its
@@ -580,15 +591,21 @@ mod tests {
     #[test]
     fn selections_suppress_small_complements() {
         let r = Rules::default();
-        assert_eq!(r.selection_count(7, 7), Some(5));
+        assert_eq!(r.selection_count(7, 7, 7), Some(5));
         assert_eq!(
-            r.selection_count(7, 9),
+            r.selection_count(7, 9, 7),
             None,
             "2 left out could be worked back"
         );
-        assert_eq!(r.selection_count(7, 12), Some(5));
-        assert_eq!(r.selection_count(4, 20), None);
-        assert_eq!(r.selection_count(0, 20), None);
+        assert_eq!(r.selection_count(7, 12, 8), Some(10), "the perturbed count");
+        assert_eq!(r.selection_count(7, 12, 4), None, "perturbed below k");
+        assert_eq!(
+            r.selection_count(12, 12, 14),
+            Some(10),
+            "capped at the total"
+        );
+        assert_eq!(r.selection_count(4, 20, 6), None, "true count below k");
+        assert_eq!(r.selection_count(0, 20, 0), None);
         assert!(r.check_groups(1).is_ok() && r.check_groups(2).is_err());
     }
 

@@ -32,6 +32,27 @@ pub struct Data {
     pub store: crate::incidents::IncidentStore,
     /// Harm weights.
     pub harm: crate::incidents::HarmTable,
+    /// Record keys and period units of the incidents for perturbing selection counts,
+    /// made at the first selection (not at start, which must stay instant).
+    pub cell_keys: std::sync::OnceLock<crate::disclosure::CellKeys>,
+}
+
+impl Data {
+    /// The incidents' cell keys at `granularity` (one granularity per service: the config's
+    /// `[disclosure]`; another is computed afresh).
+    pub fn cell_keys(
+        &self,
+        granularity: crate::disclosure::Granularity,
+    ) -> std::borrow::Cow<'_, crate::disclosure::CellKeys> {
+        let keys = self
+            .cell_keys
+            .get_or_init(|| crate::disclosure::CellKeys::new(&self.store, granularity));
+        if keys.granularity == granularity {
+            std::borrow::Cow::Borrowed(keys)
+        } else {
+            std::borrow::Cow::Owned(crate::disclosure::CellKeys::new(&self.store, granularity))
+        }
+    }
 }
 
 /// What does not change when a new snapshot is served: the service's settings.
@@ -182,6 +203,7 @@ impl AppState {
             pack,
             store,
             harm: crate::incidents::HarmTable::default_table(),
+            cell_keys: std::sync::OnceLock::new(),
         };
         Ok(AppState {
             collections,

@@ -630,19 +630,23 @@ async fn items(
                     return problem(StatusCode::BAD_REQUEST, "Selection too fine", &e);
                 }
             }
+            let keys = c.rules.as_ref().map(|r| s.data.cell_keys(r.granularity));
             Some(
                 members
                     .iter()
                     .map(|m| {
-                        let n = m
+                        let rows = m
                             .iter()
-                            .filter(|&&r| sel.filter.keep(&s.data.store, r as usize))
-                            .count();
-                        match &c.rules {
-                            Some(r) => {
-                                r.selection_count(n as u64, m.len() as u64).unwrap_or(0) as usize
+                            .map(|&r| r as usize)
+                            .filter(|&r| sel.filter.keep(&s.data.store, r));
+                        match (&c.rules, &keys) {
+                            (Some(r), Some(keys)) => {
+                                let rows: Vec<usize> = rows.collect();
+                                let n = rows.len() as u64;
+                                r.selection_count(n, m.len() as u64, keys.protected_count(rows))
+                                    .unwrap_or(0) as usize
                             }
-                            None => n,
+                            _ => rows.count(),
                         }
                     })
                     .collect(),
