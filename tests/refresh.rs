@@ -315,6 +315,11 @@ fn serve_layers_swaps_to_a_new_snapshot_under_load() {
     let a = srv.addr.clone();
     let status = |a: &str| -> Value { serde_json::from_str(&http_get(a, "/status").2).unwrap() };
     assert_eq!(status(&a)["snapshot"]["run_id"], first.as_str());
+    assert_eq!(
+        status(&a)["computed_at_start"],
+        false,
+        "served from --layers"
+    );
     let before = http_get(&a, "/collections/grip/items?limit=100").2;
     // Load from four threads while another data set is published.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

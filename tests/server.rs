@@ -422,6 +422,10 @@ fn serve_reads_a_config_file() {
     let (_, _, body) = http_get(a, "/status");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["incidents"], 3000, "{v}");
+    assert_eq!(
+        v["computed_at_start"], true,
+        "a quick look computes at start: {v}"
+    );
     let (_, _, body) = http_get(a, "/tiles/density.json");
     let tj: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!(

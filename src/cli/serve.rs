@@ -165,7 +165,9 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
             })?;
             let p = crate::publish::read_published(&outcome.run_dir)?;
             quick_look_dir = Some(dir);
-            AppState::from_published(p, settings.clone())?
+            let mut state = AppState::from_published(p, settings.clone())?;
+            state.computed_at_start = true;
+            state
         }
     };
     tracing::info!(

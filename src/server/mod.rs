@@ -98,6 +98,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The published snapshot served (`None`: layers computed at start).
     pub snapshot: Option<SnapshotInfo>,
+    /// Whether the snapshot was made by this process at start (a quick look at incident
+    /// files, not `--layers`).
+    pub computed_at_start: bool,
     /// Incremented at each swap; part of the response cache's key.
     pub generation: u64,
 }
@@ -212,6 +215,7 @@ impl AppState {
             tiles,
             settings,
             snapshot: Some(snapshot),
+            computed_at_start: false,
             generation: 0,
         })
     }

@@ -320,7 +320,7 @@ async fn status(
         "application/json",
         json!({
             "snapshot": s.snapshot,
-            "computed_at_start": s.snapshot.is_none(),
+            "computed_at_start": s.computed_at_start,
             "generation": s.generation,
             "incidents": s.data.store.len(),
             "collections": s.readable(&caller).map(|c| json!({"id": c.id, "features": c.features.len()})).collect::<Vec<_>>(),
