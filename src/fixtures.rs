@@ -293,9 +293,9 @@ pub fn generate(
 
 /// Writes rows in the timed CSV format to a file (see [`write_csv_to`]).
 pub fn write_csv(rows: &[FixtureRow], bng: bool, out: &Path) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
+    let mut w = crate::output::AtomicFile::create(out)?;
     write_csv_to(rows, bng, &mut w)?;
-    w.flush()
+    w.commit()
 }
 
 /// Writes rows in the timed CSV format (naive local times; one in ten with its offset).

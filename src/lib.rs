@@ -14,6 +14,7 @@ pub mod gistar;
 pub mod hotspots;
 pub mod incidents;
 pub mod layers;
+pub mod output;
 pub mod publish;
 pub mod server;
 pub mod temporal;

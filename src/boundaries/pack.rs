@@ -233,12 +233,12 @@ impl BoundaryPack {
 
     /// Writes the pack to `path` (see [`BoundaryPack::to_geojson_string`]).
     pub fn write(&self, path: &Path, rounding_m: f64) -> Result<(), BoundaryError> {
-        std::fs::write(path, self.to_geojson_string(rounding_m)).map_err(|source| {
-            BoundaryError::Write {
+        crate::output::write_atomic(path, self.to_geojson_string(rounding_m).as_bytes()).map_err(
+            |source| BoundaryError::Write {
                 file: path.display().to_string(),
                 source,
-            }
-        })
+            },
+        )
     }
 }
 

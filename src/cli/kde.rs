@@ -169,7 +169,7 @@ fn write_surface(
         "boundaries": {"origin": l.pack.origin, "provenance": l.pack.provenance},
     });
     let meta_path = out.with_extension("json");
-    std::fs::write(&meta_path, serde_json::to_string_pretty(&meta)?)
+    crate::output::write_atomic(&meta_path, serde_json::to_string_pretty(&meta)?.as_bytes())
         .with_context(|| format!("writing {}", meta_path.display()))?;
     eprintln!(
         "{} incidents, {} kernel, bandwidth {:.1} m ({}), {} sum, {} × {} cells of {} m -> {}",

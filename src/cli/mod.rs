@@ -130,6 +130,40 @@ pub struct IncidentArgs {
     /// Where to write rejected rows with their reasons.
     #[arg(long, value_name = "FILE", default_value = "rejects.csv")]
     pub rejects: PathBuf,
+    /// Plausible incident dates, FROM/TO as London days (YYYY-MM-DD, either end `..` for its
+    /// default): rows starting or ending outside are rejected as implausible_date.
+    /// Default 2000-01-01/.. (up to a day after now).
+    #[arg(long, value_name = "FROM/TO")]
+    pub dates: Option<String>,
+}
+
+/// Parses `--dates FROM/TO` into a half-open window of epoch minutes (TO's whole day
+/// included), each `..` or empty end taken from [`crate::incidents::default_date_window`].
+pub fn parse_date_window(s: &str) -> Result<(i32, i32)> {
+    use crate::incidents::time::{local_day_start, parse_date};
+    let (def_from, def_to) = crate::incidents::default_date_window();
+    let (a, b) = s
+        .split_once('/')
+        .with_context(|| format!("--dates '{s}': expected FROM/TO, e.g. 2015-01-01/.."))?;
+    let end = |v: &str, next_day: bool, default: i32| -> Result<i32> {
+        let v = v.trim();
+        if v.is_empty() || v == ".." {
+            return Ok(default);
+        }
+        let d = parse_date(v).map_err(|e| anyhow::anyhow!("--dates: {e}"))?;
+        let d = if next_day {
+            d.tomorrow()
+                .map_err(|e| anyhow::anyhow!("--dates '{v}': {e}"))?
+        } else {
+            d
+        };
+        local_day_start(d).map_err(|e| anyhow::anyhow!("--dates '{v}': {e}"))
+    };
+    let (from, to) = (end(a, false, def_from)?, end(b, true, def_to)?);
+    if to <= from {
+        anyhow::bail!("--dates '{s}': the end is before the start");
+    }
+    Ok((from, to))
 }
 
 /// Which incidents an analysis uses (every analysis command takes these).
@@ -268,6 +302,10 @@ impl IncidentArgs {
             offence_map,
             rejects_path: Some(self.rejects.clone()),
             split_on_thread: true,
+            date_window: match &self.dates {
+                Some(d) => parse_date_window(d)?,
+                None => crate::incidents::default_date_window(),
+            },
         };
         let mut ing = Ingester::new(&index, opts)?;
         if self.incidents.is_empty() {
@@ -297,6 +335,31 @@ impl IncidentArgs {
     }
 }
 
+/// Appends formatted text to a `String` (writing to a `String` cannot fail).
+macro_rules! out {
+    ($buf:expr, $($t:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = write!($buf, $($t)*);
+    }};
+}
+/// As [`out!`], with a newline.
+macro_rules! outln {
+    ($buf:expr, $($t:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($buf, $($t)*);
+    }};
+}
+
+/// Writes `text` to standard output: a closed pipe or a full disk is an error naming
+/// standard output (exit 1), not a panic.
+fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing to standard output")
+}
+
 /// `hotspots ingest`
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -305,10 +368,40 @@ pub struct IngestArgs {
     /// Snapshot to write (replaced only when the whole ingest and write succeed).
     #[arg(long, value_name = "FILE.hsnap")]
     pub out: PathBuf,
+    /// Write the snapshot even when it holds no incidents, or fewer than half of those of
+    /// the snapshot it replaces (refused otherwise, leaving the file as it was).
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 fn ingest(a: IngestArgs) -> Result<()> {
     let l = a.input.load()?;
+    let new = l.store.len() as u64;
+    let why = |what: String| {
+        anyhow::anyhow!(
+            "{}: not replaced: {what} ({} rows read, {} rejected{}); --allow-empty writes it anyway",
+            a.out.display(),
+            l.report.rows_read,
+            l.report.rejected,
+            l.report
+                .rejects_file
+                .as_ref()
+                .map(|f| format!(", see {f}"))
+                .unwrap_or_default()
+        )
+    };
+    if !a.allow_empty {
+        if new == 0 {
+            return Err(why("this ingest accepted no incidents".into()));
+        }
+        if let Some(old) = crate::incidents::snapshot_incidents(&a.out) {
+            if new * 2 < old {
+                return Err(why(format!(
+                    "this ingest accepted {new} incidents, fewer than half the {old} of the snapshot it would replace"
+                )));
+            }
+        }
+    }
     write_snapshot(&a.out, &l.pack, &l.store, &l.report)?;
     let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
     eprintln!(
@@ -478,27 +571,30 @@ fn boundaries_import(a: ImportArgs) -> Result<()> {
 
 fn boundaries_show(a: ShowArgs) -> Result<()> {
     let pack = a.pack.load()?;
+    let mut text = String::new();
     if a.json {
         let v: Vec<_> = pack
             .districts
             .iter()
             .map(|d| serde_json::json!({"code": d.code, "name": d.name, "area_km2": d.area_km2}))
             .collect();
-        println!(
+        outln!(
+            text,
             "{}",
             serde_json::json!({"origin": pack.origin, "districts": v, "land_area_km2": pack.land_area_km2(), "provenance": pack.provenance})
         );
     } else {
         for d in &pack.districts {
-            println!("{}  {:<24} {:>9.2} km²", d.code, d.name, d.area_km2);
+            outln!(text, "{}  {:<24} {:>9.2} km²", d.code, d.name, d.area_km2);
         }
-        println!(
+        outln!(
+            text,
             "total {:.1} km² ({} districts)",
             pack.land_area_km2(),
             pack.districts.len()
         );
     }
-    Ok(())
+    write_stdout(&text)
 }
 
 fn fixtures_generate(a: GenerateArgs) -> Result<()> {
@@ -562,32 +658,36 @@ fn stats(a: StatsArgs) -> Result<()> {
             "rejects_file": l.report.rejects_file,
             "boundaries": l.pack.origin,
         });
-        println!("{out}");
-        return Ok(());
+        return write_stdout(&format!("{out}\n"));
     }
-    print!("{:<10} {:<22}", "code", "district");
+    let mut text = String::new();
+    out!(text, "{:<10} {:<22}", "code", "district");
     for g in OffenceGroup::ALL {
-        print!(" {:>8}", short_group(g));
+        out!(text, " {:>8}", short_group(g));
     }
-    println!(" {:>8}", "total");
+    outln!(text, " {:>8}", "total");
     for (d, row) in l.pack.districts.iter().zip(&table) {
-        print!("{:<10} {:<22}", d.code, truncate(&d.name, 22));
+        out!(text, "{:<10} {:<22}", d.code, truncate(&d.name, 22));
         for v in row {
-            print!(" {v:>8}");
+            out!(text, " {v:>8}");
         }
-        println!(" {:>8}", row.iter().sum::<u64>());
+        outln!(text, " {:>8}", row.iter().sum::<u64>());
     }
-    println!(
+    outln!(
+        text,
         "\nrows read {}  accepted {}  rejected {}  (month-only, excluded from hour analysis: {})",
-        l.report.rows_read, l.report.accepted, l.report.rejected, l.report.month_only
+        l.report.rows_read,
+        l.report.accepted,
+        l.report.rejected,
+        l.report.month_only
     );
     for (reason, n) in &l.report.rejected_by_reason {
-        println!("  rejected {reason}: {n}");
+        outln!(text, "  rejected {reason}: {n}");
     }
     for r in l.report.examples.iter().take(10) {
-        println!("  e.g. {r}");
+        outln!(text, "  e.g. {r}");
     }
-    Ok(())
+    write_stdout(&text)
 }
 
 fn short_group(g: OffenceGroup) -> &'static str {

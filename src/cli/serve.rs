@@ -79,6 +79,7 @@ fn spawn_schedule(live: Arc<Live>, at: jiff::civil::Time, config: Option<PathBuf
                 incidents: Vec::new(),
                 offence_map: None,
                 rejects: PathBuf::from(DEFAULT_REJECTS),
+                dates: None,
             },
             out: Some(dir.clone()),
             retain: None,

@@ -16,7 +16,9 @@ pub const BNG_ESRI_WKT: &str = r#"PROJCS["British_National_Grid",GEOGCS["GCS_OSG
 /// projection beside it (same name, `.prj`). `xllcorner`/`yllcorner` are the grid's lower-left
 /// corner; values carry 10 significant digits.
 pub fn write_esri_ascii(path: &Path, grid: &Grid, values: &[f64]) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    // The .prj first: a grid is never left without its projection.
+    crate::output::write_atomic(&path.with_extension("prj"), BNG_ESRI_WKT.as_bytes())?;
+    let mut w = crate::output::AtomicFile::create(path)?;
     writeln!(w, "ncols {}", grid.nx)?;
     writeln!(w, "nrows {}", grid.ny)?;
     writeln!(w, "xllcorner {}", grid.x0_m)?;
@@ -42,8 +44,7 @@ pub fn write_esri_ascii(path: &Path, grid: &Grid, values: &[f64]) -> std::io::Re
         }
         writeln!(w, "{line}")?;
     }
-    w.flush()?;
-    std::fs::write(path.with_extension("prj"), BNG_ESRI_WKT)
+    w.commit()
 }
 
 /// GeoKey directory for a projected EPSG:27700 raster with pixel-is-area semantics:
@@ -56,7 +57,7 @@ pub(crate) const GEOKEYS_27700: [u16; 16] =
 /// (see [`super::cog`]): 64-bit float, one band, Deflate tiles with overviews, EPSG:27700,
 /// NoData −9999.
 pub fn write_geotiff(path: &Path, grid: &Grid, values: &[f64]) -> std::io::Result<()> {
-    std::fs::write(path, super::cog::cog_bytes(grid, values)?)
+    crate::output::write_atomic(path, &super::cog::cog_bytes(grid, values)?)
 }
 
 /// Reads a GeoTIFF written by [`write_geotiff`] back into a grid and values (row 0 south,

@@ -254,6 +254,24 @@ pub struct IngestOptions {
     /// Split records and hash files on a second thread (same result, less wall time);
     /// false keeps the whole ingest on the calling thread.
     pub split_on_thread: bool,
+    /// Plausible dates, `[from, to)` in epoch minutes: a row whose start or end lies
+    /// outside is rejected as `implausible_date`. Default: 2000-01-01 (London) to a day
+    /// after now ([`default_date_window`]).
+    pub date_window: (EpochMinutes, EpochMinutes),
+}
+
+/// The default plausible window of incident dates: from 2000-01-01 00:00 London time to
+/// 24 hours after now.
+pub fn default_date_window() -> (EpochMinutes, EpochMinutes) {
+    let from = crate::incidents::time::parse_date("2000-01-01")
+        .and_then(crate::incidents::time::local_day_start)
+        .unwrap_or(0);
+    let now_min = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 60)
+        .unwrap_or(0);
+    let to = EpochMinutes::try_from(now_min + 24 * 60).unwrap_or(EpochMinutes::MAX);
+    (from, to)
 }
 
 impl Default for IngestOptions {
@@ -262,6 +280,7 @@ impl Default for IngestOptions {
             offence_map: OffenceMap::default_table(),
             rejects_path: None,
             split_on_thread: true,
+            date_window: default_date_window(),
         }
     }
 }
@@ -296,11 +315,14 @@ fn lattice_bounds(index: &DistrictIndex) -> Result<[f64; 4], CrsError> {
     Ok([b[0] - 0.05, b[1] - 0.05, b[2] + 0.05, b[3] + 0.05])
 }
 
-/// The rejects CSV: created with its header at the first rejected row, so a clean ingest
-/// leaves no file; every write error names the file.
+/// The rejects CSV: written (with its header from the first rejected row) to a temporary
+/// beside the target and put in place when the ingest finishes, so the file always
+/// describes the last run that finished: a clean ingest removes the previous run's file
+/// (no file means nothing rejected), and a failed one leaves it as it was. Every write
+/// error names the file.
 struct RejectsSink {
     path: Option<PathBuf>,
-    writer: Option<csv::Writer<File>>,
+    writer: Option<csv::Writer<crate::output::AtomicFile>>,
 }
 
 impl RejectsSink {
@@ -338,7 +360,8 @@ impl RejectsSink {
             return Ok(());
         };
         if self.writer.is_none() {
-            let mut w = csv::Writer::from_path(path).map_err(|e| self.error(e))?;
+            let file = crate::output::AtomicFile::create(path).map_err(|e| self.error(e))?;
+            let mut w = csv::Writer::from_writer(file);
             w.write_record(["file", "line", "reason", "field", "value", "message", "raw"])
                 .map_err(|e| self.error(e))?;
             self.writer = Some(w);
@@ -350,12 +373,28 @@ impl RejectsSink {
         res.map_err(|e| self.error(e))
     }
 
-    fn flush(&mut self) -> Result<(), IngestError> {
-        let res = match self.writer.as_mut() {
-            Some(w) => w.flush(),
-            None => Ok(()),
+    /// Puts the file in place, or removes a previous run's file when nothing was rejected
+    /// (a device such as `/dev/null` is left alone).
+    fn finish(&mut self) -> Result<(), IngestError> {
+        let Some(path) = self.path.clone() else {
+            return Ok(());
         };
-        res.map_err(|e| self.error(e))
+        match self.writer.take() {
+            Some(w) => {
+                let file = w.into_inner().map_err(|e| self.error(e.error()))?;
+                file.commit().map_err(|e| self.error(e))
+            }
+            None => {
+                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                    std::fs::remove_file(&path).map_err(|e| self.error(e))?;
+                    tracing::info!(
+                        "nothing rejected: removed the previous run's {}",
+                        path.display()
+                    );
+                }
+                Ok(())
+            }
+        }
     }
 }
 
@@ -527,7 +566,7 @@ impl<'a> Ingester<'a> {
 
     /// Finishes: releases the duplicate-id table and spare capacity, flushes rejects.
     pub fn finish(mut self) -> Result<(IncidentStore, IngestReport), IngestError> {
-        self.rejects.flush()?;
+        self.rejects.finish()?;
         drop(self.seen_ids);
         self.store.shrink_to_fit();
         Ok((self.store, self.report))
@@ -805,6 +844,21 @@ impl<'a> Ingester<'a> {
                 .map_err(|m| problem(RejectReason::BadMonth, cols.from, m))?;
             (a, b, FLAG_MONTH_ONLY)
         };
+        let (lo, hi) = self.opts.date_window;
+        for (m, field) in [(from, cols.from), (to, cols.to.unwrap_or(cols.from))] {
+            if m < lo || m >= hi {
+                return Err(problem(
+                    RejectReason::ImplausibleDate,
+                    field,
+                    format!(
+                        "{} is outside the plausible window {} to {} (see --dates)",
+                        crate::incidents::time::format_local(m),
+                        crate::incidents::time::format_local(lo),
+                        crate::incidents::time::format_local(hi)
+                    ),
+                ));
+            }
+        }
         let harm = match cols.harm.map(text).transpose()? {
             None | Some("") => f32::NAN,
             Some(h) => h

@@ -11,10 +11,10 @@ mod store;
 pub mod time;
 
 pub use index::IncidentIndex;
-pub use ingest::{IngestError, IngestOptions, Ingester, InputFormat};
+pub use ingest::{default_date_window, IngestError, IngestOptions, Ingester, InputFormat};
 pub use offence::{HarmTable, OffenceGroup, OffenceMap};
 pub use reject::{FileReport, IngestReport, RejectReason, Rejection};
-pub use snapshot::{is_snapshot, read_snapshot, write_snapshot, SnapshotError};
+pub use snapshot::{is_snapshot, read_snapshot, snapshot_incidents, write_snapshot, SnapshotError};
 pub use store::{IncidentStore, NewIncident, AGE_UNKNOWN, FLAG_MONTH_ONLY, FLAG_NO_END};
 
 use std::path::Path;

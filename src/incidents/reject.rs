@@ -34,6 +34,9 @@ pub enum RejectReason {
     BadDatetime,
     /// `occurred_to` is before `occurred_from`.
     EndBeforeStart,
+    /// A date parses but lies outside the plausible window (by default 2000-01-01 to a day
+    /// after the run): a typo such as 2030, or a spreadsheet's zero date (1900).
+    ImplausibleDate,
     /// A police.uk month does not parse.
     BadMonth,
     /// `harm_weight` is not a number ≥ 0.
@@ -59,6 +62,7 @@ impl RejectReason {
             RejectReason::MissingDatetime => "missing_datetime",
             RejectReason::BadDatetime => "bad_datetime",
             RejectReason::EndBeforeStart => "end_before_start",
+            RejectReason::ImplausibleDate => "implausible_date",
             RejectReason::BadMonth => "bad_month",
             RejectReason::BadHarmWeight => "bad_harm_weight",
             RejectReason::BadAge => "bad_age",

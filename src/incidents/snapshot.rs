@@ -152,11 +152,8 @@ pub fn write_snapshot(
         message: e.to_string(),
     })?;
     json.resize(json.len().next_multiple_of(8), b' ');
-    let tmp = path.with_extension("hsnap.partial");
-    let file = File::create(&tmp).map_err(|source| SnapshotError::Io {
-        file: tmp.display().to_string(),
-        source,
-    })?;
+    // A unique temporary beside the target, renamed over it when whole.
+    let file = crate::output::AtomicFile::create(path).map_err(io)?;
     let mut w = CrcWriter {
         inner: BufWriter::with_capacity(1 << 20, file),
         crc: crc32fast::Hasher::new(),
@@ -183,13 +180,10 @@ pub fn write_snapshot(
         let crc = w.crc.clone().finalize() as u64;
         w.inner.write_all(&crc.to_le_bytes())?;
         let file = w.inner.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()
+        file.commit()
     })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    std::fs::rename(&tmp, path).map_err(io)
+    // On error the temporary goes with the writer; the old snapshot is untouched.
+    written.map_err(io)
 }
 
 /// Snapshots are little-endian and columns are copied as the machine holds them.
@@ -228,6 +222,27 @@ impl<W: Write> CrcWriter<W> {
         let pad = bytes.len().next_multiple_of(8) - bytes.len();
         self.write_all(&[0u8; 8][..pad])
     }
+}
+
+/// The number of incidents a snapshot file says it holds (its header only; `None` when the
+/// file is missing or not a readable snapshot). What an ingest compares a new snapshot
+/// with before replacing the file.
+pub fn snapshot_incidents(path: &Path) -> Option<u64> {
+    let mut f = File::open(path).ok()?;
+    let mut head = [0u8; 16];
+    f.read_exact(&mut head).ok()?;
+    if head[..8] != MAGIC {
+        return None;
+    }
+    let len = u64::from_le_bytes(head[8..16].try_into().ok()?);
+    if len > MAX_HEADER_BYTES {
+        return None;
+    }
+    let mut json = vec![0u8; len as usize];
+    f.read_exact(&mut json).ok()?;
+    serde_json::from_slice::<SnapshotHeader>(&json)
+        .ok()
+        .map(|h| h.incidents)
 }
 
 /// Reads a snapshot made with `pack`: the store and the accounting of the ingest that made it.
@@ -509,9 +524,23 @@ mod tests {
         let (dir, path, pack, store, report) = written();
         assert_eq!((report.accepted, report.rejected), (3, 2));
         assert!(is_snapshot(&path));
-        assert!(!dir.path().join("s.hsnap.partial").exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| e
+                    .as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".part"))
+                .count(),
+            0,
+            "no temporary left"
+        );
         let (back, rep) = read_snapshot(&path, &pack).unwrap();
         assert_same(&store, &back);
+        assert_eq!(snapshot_incidents(&path), Some(store.len() as u64));
+        assert_eq!(snapshot_incidents(&dir.path().join("none.hsnap")), None);
         assert_eq!(rep.rows_read, 5);
         assert_eq!(rep.rejected_by_reason, report.rejected_by_reason);
         assert_eq!(rep.files[0].sha256, report.files[0].sha256);

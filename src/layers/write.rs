@@ -125,30 +125,18 @@ pub fn write_layer_with(
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    // The new file keeps the permissions of the one it replaces (0644 when new).
-    let mode = std::fs::metadata(path)
-        .map(|m| m.permissions())
-        .unwrap_or_else(|_| std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".part")
-        .permissions(mode)
-        .tempfile_in(dir)
-        .map_err(io)?;
-    write_to(t, crs, extra, format, tmp.path(), path, gpkg_last_change)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    // Whole or not at all, keeping the permissions of the file replaced.
+    let tmp = crate::output::AtomicFile::create(path).map_err(io)?;
+    write_to(
+        t,
+        crs,
+        extra,
+        format,
+        tmp.temp_path(),
+        path,
+        gpkg_last_change,
+    )?;
+    tmp.commit().map_err(io)?;
     Ok(format)
 }
 

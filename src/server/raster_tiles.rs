@@ -74,10 +74,17 @@ pub fn render_tile(
         if t.is_none() {
             *t = Some(Transformer::wgs84_to_bng().map_err(|e| e.to_string())?);
         }
-        t.as_ref()
-            .map(|t| t.convert_in_place(&mut lattice))
-            .transpose()
-            .map_err(|e| e.to_string())?;
+        let Some(t) = t.as_ref() else {
+            return Ok(());
+        };
+        let lonlat = lattice.clone();
+        if t.convert_in_place(&mut lattice).is_err() {
+            // Some lattice points lie outside the projection's domain (low zooms reach the
+            // poles): those are NaN, and the pixels that depend on them stay transparent.
+            for (p, &(lon, lat)) in lattice.iter_mut().zip(&lonlat) {
+                *p = t.convert(lon, lat).unwrap_or((f64::NAN, f64::NAN));
+            }
+        }
         Ok(())
     })?;
     let g = &surface.grid;
@@ -101,6 +108,9 @@ pub fn render_tile(
             let top = lerp(at(i, j), at(i + 1, j), tx);
             let bottom = lerp(at(i, j + 1), at(i + 1, j + 1), tx);
             let (bx, by) = lerp(top, bottom, ty);
+            if !(bx.is_finite() && by.is_finite()) {
+                continue;
+            }
             let Some((cx, cy)) = g.cell_of(bx, by) else {
                 continue;
             };

@@ -80,95 +80,114 @@ pub fn heat_table_png(
 ) -> Result<(), String> {
     register_font()?;
     let err = |e: &dyn std::fmt::Display| format!("drawing {}: {e}", path.display());
-    let root = BitMapBackend::new(path, (1100, 460)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let (main, legend) = root.split_horizontally(960);
-    let max = hour_of_week
-        .iter()
-        .cloned()
-        .fold(0.0, f64::max)
-        .max(f64::MIN_POSITIVE);
-    let mut chart = ChartBuilder::on(&main)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..24f64, (0i32..6i32).into_segmented())
-        .map_err(|e| err(&e))?;
-    // Row 0 at the bottom is Sunday, so Monday reads first from the top.
-    let row = |day: usize| 6 - day as i32;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_labels(25)
-        .x_label_formatter(&|x| format!("{:02}", *x as u32))
-        .y_labels(7)
-        .y_label_formatter(&|y| match y {
-            SegmentValue::CenterOf(i) if (0..7).contains(i) => DAYS[(6 - i) as usize].to_string(),
-            _ => String::new(),
-        })
-        .x_desc("hour of day (Europe/London local time)")
-        .y_desc("day")
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(|e| err(&e))?;
-    let cells = (0..168).map(|b| {
-        let (day, hour) = (b / 24, b % 24);
-        Rectangle::new(
-            [
-                (hour as f64, SegmentValue::Exact(row(day))),
-                (hour as f64 + 1.0, SegmentValue::Exact(row(day) + 1)),
-            ],
-            ramp(hour_of_week[b] / max).filled(),
-        )
-    });
-    chart.draw_series(cells).map_err(|e| err(&e))?;
-    let outlines = (0..168)
-        .filter(|&b| significant.get(b).copied().unwrap_or(false))
-        .map(|b| {
+    const SIZE: (u32, u32) = (1100, 460);
+    let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let (main, legend) = root.split_horizontally(960);
+        let max = hour_of_week
+            .iter()
+            .cloned()
+            .fold(0.0, f64::max)
+            .max(f64::MIN_POSITIVE);
+        let mut chart = ChartBuilder::on(&main)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..24f64, (0i32..6i32).into_segmented())
+            .map_err(|e| err(&e))?;
+        // Row 0 at the bottom is Sunday, so Monday reads first from the top.
+        let row = |day: usize| 6 - day as i32;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(25)
+            .x_label_formatter(&|x| format!("{:02}", *x as u32))
+            .y_labels(7)
+            .y_label_formatter(&|y| match y {
+                SegmentValue::CenterOf(i) if (0..7).contains(i) => {
+                    DAYS[(6 - i) as usize].to_string()
+                }
+                _ => String::new(),
+            })
+            .x_desc("hour of day (Europe/London local time)")
+            .y_desc("day")
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| err(&e))?;
+        let cells = (0..168).map(|b| {
             let (day, hour) = (b / 24, b % 24);
             Rectangle::new(
                 [
-                    (hour as f64 + 0.04, SegmentValue::Exact(row(day))),
-                    (hour as f64 + 0.96, SegmentValue::Exact(row(day) + 1)),
+                    (hour as f64, SegmentValue::Exact(row(day))),
+                    (hour as f64 + 1.0, SegmentValue::Exact(row(day) + 1)),
                 ],
-                BLACK.stroke_width(2),
+                ramp(hour_of_week[b] / max).filled(),
             )
         });
-    chart.draw_series(outlines).map_err(|e| err(&e))?;
-    // Legend: a title, a vertical colour bar with its scale, and what the outlines mean.
-    let lg = legend.margin(40, 40, 6, 6);
-    lg.draw(&Text::new("incidents", (0, 0), ("sans-serif", 14)))
-        .map_err(|e| err(&e))?;
-    let (top, h) = (26, 280);
-    for k in 0..h {
-        let t = 1.0 - k as f64 / h as f64;
-        lg.draw(&Rectangle::new(
-            [(0, top + k), (24, top + k + 1)],
-            ramp(t).filled(),
-        ))
-        .map_err(|e| err(&e))?;
-    }
-    for (k, t) in [(0, 1.0), (h / 2, 0.5), (h - 12, 0.0)] {
+        chart.draw_series(cells).map_err(|e| err(&e))?;
+        let outlines = (0..168)
+            .filter(|&b| significant.get(b).copied().unwrap_or(false))
+            .map(|b| {
+                let (day, hour) = (b / 24, b % 24);
+                Rectangle::new(
+                    [
+                        (hour as f64 + 0.04, SegmentValue::Exact(row(day))),
+                        (hour as f64 + 0.96, SegmentValue::Exact(row(day) + 1)),
+                    ],
+                    BLACK.stroke_width(2),
+                )
+            });
+        chart.draw_series(outlines).map_err(|e| err(&e))?;
+        // Legend: a title, a vertical colour bar with its scale, and what the outlines mean.
+        let lg = legend.margin(40, 40, 6, 6);
+        lg.draw(&Text::new("incidents", (0, 0), ("sans-serif", 14)))
+            .map_err(|e| err(&e))?;
+        let (top, h) = (26, 280);
+        for k in 0..h {
+            let t = 1.0 - k as f64 / h as f64;
+            lg.draw(&Rectangle::new(
+                [(0, top + k), (24, top + k + 1)],
+                ramp(t).filled(),
+            ))
+            .map_err(|e| err(&e))?;
+        }
+        for (k, t) in [(0, 1.0), (h / 2, 0.5), (h - 12, 0.0)] {
+            lg.draw(&Text::new(
+                format!("{:.0}", t * max),
+                (30, top + k),
+                ("sans-serif", 13),
+            ))
+            .map_err(|e| err(&e))?;
+        }
         lg.draw(&Text::new(
-            format!("{:.0}", t * max),
-            (30, top + k),
-            ("sans-serif", 13),
+            "outlined:",
+            (0, top + h + 16),
+            ("sans-serif", 12),
         ))
         .map_err(|e| err(&e))?;
+        lg.draw(&Text::new(
+            "significant",
+            (0, top + h + 32),
+            ("sans-serif", 12),
+        ))
+        .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
     }
-    lg.draw(&Text::new(
-        "outlined:",
-        (0, top + h + 16),
-        ("sans-serif", 12),
-    ))
-    .map_err(|e| err(&e))?;
-    lg.draw(&Text::new(
-        "significant",
-        (0, top + h + 32),
-        ("sans-serif", 12),
-    ))
-    .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
+    // Encoded here and written whole or not at all.
+    let write = || -> std::io::Result<()> {
+        let mut f = crate::output::AtomicFile::create(path)?;
+        {
+            let mut enc = png::Encoder::new(&mut f, SIZE.0, SIZE.1);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_depth(png::BitDepth::Eight);
+            let mut w = enc.write_header().map_err(std::io::Error::other)?;
+            w.write_image_data(&rgb).map_err(std::io::Error::other)?;
+            w.finish().map_err(std::io::Error::other)?;
+        }
+        f.commit()
+    };
+    write().map_err(|e| err(&e))
 }

@@ -1,0 +1,262 @@
+//! Output files written whole or not at all.
+//!
+//! Every file the program writes (surfaces, layers, snapshots, rejects, charts, reports)
+//! goes through [`AtomicFile`]: the bytes go to a unique temporary file beside the target
+//! (`.NAME.PID.RANDOM.part`, so two runs writing one target never share it), which is
+//! flushed, fsynced and renamed over the target, and the directory fsynced. A failure (a
+//! full disk, a bad value) or a kill at any moment leaves the previous file as it was: the
+//! temporary is removed on error, and one left by a killed run (its process gone) is
+//! removed by the next write to the same target. The new file keeps the permissions of the
+//! file it replaces (0644 for a new one unless a mode is given).
+//!
+//! A target that exists and is not a regular file (`/dev/null`, a pipe, a terminal) is
+//! written in place: there is nothing to replace atomically.
+
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Suffix of temporary files.
+const PART: &str = ".part";
+
+/// A file being written; [`AtomicFile::commit`] puts it in place, dropping it uncommitted
+/// removes it.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Temp(io::BufWriter<tempfile::NamedTempFile>),
+    Direct(io::BufWriter<std::fs::File>),
+}
+
+/// The directory holding `path` (`.` for a bare name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Whether process `pid` is running (its `/proc` entry exists).
+fn alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Removes the temporaries of `target` left by runs that were killed (their process is
+/// gone); those of running processes are left alone. Errors are ignored: a leftover is
+/// untidy, not wrong.
+pub fn remove_stale(target: &Path) {
+    let Some(name) = target.file_name().map(|n| n.to_string_lossy().to_string()) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = std::fs::read_dir(dir_of(target)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().to_string();
+        let Some(rest) = file
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(PART))
+        else {
+            continue;
+        };
+        let pid = rest.split('.').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| p != std::process::id() && !alive(p)) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+impl AtomicFile {
+    /// Starts writing `target`, keeping the permissions of the file there (0644 when new).
+    ///
+    /// # Errors
+    /// The temporary file cannot be created (a missing or read-only directory).
+    pub fn create(target: &Path) -> io::Result<AtomicFile> {
+        AtomicFile::create_with_mode(target, None)
+    }
+
+    /// As [`AtomicFile::create`], with `mode` for a new file (an existing file's
+    /// permissions still win).
+    ///
+    /// # Errors
+    /// As [`AtomicFile::create`].
+    pub fn create_with_mode(target: &Path, mode: Option<u32>) -> io::Result<AtomicFile> {
+        let existing = std::fs::metadata(target).ok();
+        if existing.as_ref().is_some_and(|m| !m.is_file()) {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(target)?;
+            return Ok(AtomicFile {
+                target: target.to_path_buf(),
+                inner: Inner::Direct(io::BufWriter::new(f)),
+            });
+        }
+        remove_stale(target);
+        let perms = existing
+            .map(|m| m.permissions())
+            .unwrap_or_else(|| std::fs::Permissions::from_mode(mode.unwrap_or(0o644)));
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}.{}.", std::process::id()))
+            .suffix(PART)
+            .permissions(perms)
+            .tempfile_in(dir_of(target))?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            inner: Inner::Temp(io::BufWriter::with_capacity(1 << 16, tmp)),
+        })
+    }
+
+    /// The file being written to (the temporary; the target itself when written in place),
+    /// for writers that need a path. Flush what was written through [`Write`] first.
+    pub fn temp_path(&self) -> &Path {
+        match &self.inner {
+            Inner::Temp(w) => w.get_ref().path(),
+            Inner::Direct(_) => &self.target,
+        }
+    }
+
+    /// The target.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Flushes, fsyncs and renames the file over the target, then fsyncs the directory.
+    ///
+    /// # Errors
+    /// Any write, sync or rename error (the temporary is removed, the target untouched).
+    pub fn commit(self) -> io::Result<()> {
+        match self.inner {
+            Inner::Direct(mut w) => w.flush(),
+            Inner::Temp(w) => {
+                let tmp = w.into_inner().map_err(|e| e.into_error())?;
+                tmp.as_file().sync_all()?;
+                tmp.persist(&self.target).map_err(|e| e.error)?;
+                if let Ok(d) = std::fs::File::open(dir_of(&self.target)) {
+                    let _ = d.sync_all();
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Temp(w) => w.write(buf),
+            Inner::Direct(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Temp(w) => w.flush(),
+            Inner::Direct(w) => w.flush(),
+        }
+    }
+}
+
+/// Writes `bytes` to `target` atomically ([`AtomicFile`]).
+///
+/// # Errors
+/// As [`AtomicFile::create`] and [`AtomicFile::commit`].
+pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = AtomicFile::create(target)?;
+    f.write_all(bytes)?;
+    f.commit()
+}
+
+/// An I/O error with the file it concerns in its message.
+pub fn with_path(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn commit_replaces_and_drop_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.txt");
+        std::fs::write(&p, "old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        {
+            let mut f = AtomicFile::create(&p).unwrap();
+            f.write_all(b"half").unwrap();
+            // Dropped before commit: a failed run.
+        }
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old");
+        assert_eq!(listing(dir.path()), ["out.txt"], "no temporary left");
+        write_atomic(&p, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "permissions kept");
+        assert_eq!(listing(dir.path()), ["out.txt"]);
+        // A new file gets the given mode.
+        let q = dir.path().join("secret.json");
+        let f = AtomicFile::create_with_mode(&q, Some(0o600)).unwrap();
+        f.commit().unwrap();
+        assert_eq!(
+            std::fs::metadata(&q).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_runs_go_and_live_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.asc");
+        // A pid far above pid_max is never running; ours is.
+        let dead = dir.path().join(".d.asc.4999999.abc123.part");
+        let live = dir
+            .path()
+            .join(format!(".d.asc.{}.zz.part", std::process::id()));
+        let other = dir.path().join(".e.asc.4999999.abc.part");
+        for f in [&dead, &live, &other] {
+            std::fs::write(f, "x").unwrap();
+        }
+        write_atomic(&p, b"ok").unwrap();
+        assert!(!dead.exists());
+        assert!(live.exists() && other.exists());
+    }
+
+    #[test]
+    fn devices_are_written_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let mut f = AtomicFile::create(Path::new("/dev/null")).unwrap();
+        f.write_all(b"discarded").unwrap();
+        f.commit().unwrap();
+        assert!(std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device());
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("missing").join("x.txt");
+        assert!(AtomicFile::create(&p).is_err());
+    }
+}
