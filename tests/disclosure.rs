@@ -278,6 +278,82 @@ fn tiers_decide_control_and_what_is_served() {
         "{ids:?}"
     );
     assert_problem(&srv.addr, "/collections/grip/items", 401);
+    // The public peak-hours report keeps windows and loses exact figures.
+    assert!(peaks["hour_of_day"].get("tests").is_none());
+    let w = &peaks["hour_of_day"]["windows"][0];
+    assert!(
+        w["start"].is_string() && w.get("p").is_none() && w.get("q").is_none(),
+        "{w}"
+    );
+    assert_eq!(peaks["incidents"].as_u64().unwrap() % 5, 0);
+    for g in peaks["groups"].as_array().unwrap() {
+        for b in g["hour_of_week"]["profile"].as_array().unwrap() {
+            assert!(b.is_null() || b.as_u64().is_some_and(|n| n % 5 == 0), "{b}");
+        }
+    }
+    // Public temporal extents are whole months.
+    let c = get_json(&srv.addr, "/collections/hotspots");
+    let iv = &c["extent"]["temporal"]["interval"][0];
+    assert_eq!(iv[0], "2025-01-01T00:00:00Z", "{iv}");
+    assert_eq!(iv[1], "2026-01-01T00:00:00Z", "{iv}");
+    // Shares follow the rounded counts: count ÷ share gives the rounded total back, never
+    // the exact one.
+    let hot = get_json(&srv.addr, "/collections/hotspots/items?limit=1000");
+    let mut checked = 0;
+    for f in hot["features"].as_array().unwrap() {
+        let p = &f["properties"];
+        let total = p["incidents"].as_f64().unwrap();
+        for k in 1..=3 {
+            let (c, s) = (&p[format!("top{k}_count")], &p[format!("top{k}_share")]);
+            if let (Some(c), Some(s)) = (c.as_f64(), s.as_f64()) {
+                if s > 0.0 {
+                    assert!((c / s - total).abs() < 1e-6, "{p}");
+                    checked += 1;
+                }
+            }
+        }
+        // After a suppressed group, nothing.
+        if p["top1_count"].is_null() {
+            assert!(
+                p["top2_count"].is_null() && p["top3_count"].is_null(),
+                "{p}"
+            );
+        }
+        if p["top2_count"].is_null() {
+            assert!(p["top3_count"].is_null(), "{p}");
+        }
+    }
+    assert!(checked > 10);
+    drop(srv);
+    // A serving config stricter than the snapshot: hotspots closed to anonymous callers.
+    let strict = write(
+        dir.path(),
+        "strict.toml",
+        "[layers]
+hotspots = \"partner\"\n",
+    );
+    let srv = start_server(&[
+        "--config",
+        strict.to_str().unwrap(),
+        "--layers",
+        out.to_str().unwrap(),
+    ]);
+    assert_problem(&srv.addr, "/collections/hotspots/items", 401);
+    drop(srv);
+    // A hash of another algorithm is refused when the config is read.
+    let other = write(
+        dir.path(),
+        "argon2xx.toml",
+        "[[orgs]]\nname = \"X\"\ntoken_hash = \"$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\"\nlayers = []\n",
+    );
+    let err = run_err(&[
+        "refresh",
+        "--config",
+        other.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("argon2id"), "{err}");
     // An unknown layer in [layers] is refused with its name.
     let bad = write(dir.path(), "bad.toml", "[layers]\ngripp = \"partner\"\n");
     let err = run_err(&[
@@ -307,17 +383,19 @@ fn tiers_decide_control_and_what_is_served() {
     );
 }
 
-/// The token lines `hotspots token new` prints: (token, its [[orgs]] stanza).
+/// What `hotspots token new` prints: (the token, from standard error; the [[orgs]] stanza,
+/// all of standard output, which parses as TOML on its own).
 fn new_token(org: &str, layers: &str) -> (String, String) {
     let out = run_ok(&["token", "new", "--org", org, "--layers", layers]);
-    let text = String::from_utf8(out.stdout).unwrap();
-    let token = text
-        .lines()
-        .find_map(|l| l.strip_prefix("token = \""))
-        .and_then(|t| t.strip_suffix('"'))
+    let err = String::from_utf8(out.stderr).unwrap();
+    let token = err
+        .split_whitespace()
+        .find(|w| w.starts_with("hs_"))
         .unwrap()
         .to_string();
-    let stanza = text[text.find("[[orgs]]").unwrap()..].to_string();
+    let stanza = String::from_utf8(out.stdout).unwrap();
+    let parsed: toml::Table = toml::from_str(&stanza).unwrap();
+    assert_eq!(parsed["orgs"][0]["name"].as_str(), Some(org));
     assert!(
         !stanza.contains(&token),
         "the config must hold the hash only"
@@ -411,8 +489,9 @@ fn tokens_decide_who_reads_partner_and_restricted_layers() {
         .unwrap()
         .contains("invalid_token"));
     // Another organisation's token: 403.
-    let (st, _, body) = http_get_with(a, "/collections/grip/items", &[("Authorization", &csp_h)]);
+    let (st, h, body) = http_get_with(a, "/collections/grip/items", &[("Authorization", &csp_h)]);
     assert_eq!(st, 403, "{body}");
+    assert!(header(&h, "vary").unwrap_or("").contains("Authorization"));
     // The right one: served, privately.
     let (st, h, body) = http_get_with(
         a,
@@ -469,13 +548,22 @@ fn tokens_decide_who_reads_partner_and_restricted_layers() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    // Two restricted reads (the second asked in upper case), each with its path and query.
-    assert_eq!(lines.len(), 2, "{log}");
-    assert_eq!(lines[0]["org"], "Kent Police");
-    assert_eq!(lines[0]["layer"], "grip");
-    assert_eq!(lines[0]["query"], "/collections/grip/items?limit=3");
-    assert_eq!(lines[1]["query"], "/collections/grip/items?limit=1");
+    // The refused attempt, then two restricted reads (the second asked in upper case), each
+    // with its path and query.
+    assert_eq!(lines.len(), 3, "{log}");
+    assert_eq!(lines[0]["org"], "Thanet CSP");
+    assert_eq!(lines[0]["granted"], false);
+    assert_eq!(lines[0]["status"], 403);
+    assert_eq!(lines[1]["org"], "Kent Police");
+    assert_eq!(lines[1]["layer"], "grip");
+    assert_eq!(lines[1]["query"], "/collections/grip/items?limit=3");
+    assert_eq!(lines[1]["granted"], true);
+    assert_eq!(lines[1]["status"], 200);
+    assert_eq!(lines[2]["query"], "/collections/grip/items?limit=1");
     assert!(lines[0]["time"].is_string());
+    // The map page's selection is checked too.
+    assert_problem(a, "/map?datetime=garbage", 400);
+    assert_problem(a, "/map?offence_group=robbery,other", 400);
     // The anonymous OpenAPI document does not name the non-public layers.
     let (_, _, api) = http_get(a, "/api");
     assert!(!api.contains("\"grip\"") && api.contains("\"hotspots\""));

@@ -510,7 +510,6 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Prints a new token (once) and the config stanza with its hash.
 fn token_new(a: TokenNewArgs) -> Result<()> {
     use crate::server::config::LAYER_IDS;
-    use std::io::Write;
     if let Some(bad) = a.layers.iter().find(|l| !LAYER_IDS.contains(&l.as_str())) {
         anyhow::bail!(
             "--layers: unknown layer '{bad}' (known: {})",
@@ -519,23 +518,22 @@ fn token_new(a: TokenNewArgs) -> Result<()> {
     }
     let (token, hash) = crate::server::access::new_token().map_err(anyhow::Error::msg)?;
     let layers: Vec<String> = a.layers.iter().map(|l| format!("{l:?}")).collect();
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "# The token for {org}, shown only now: give it to them over a secure channel.\n\
-         # Clients send it as `Authorization: Bearer <token>`.\n\
-         token = \"{token}\"\n\n\
-         # Add this to the service's config (it holds only the token's Argon2id hash):\n\
+    // The token on standard error (the terminal), the config stanza on standard output,
+    // so `hotspots token new ... >> hotspots.toml` appends only the stanza.
+    eprintln!(
+        "The token for {org}, shown only now: give it to them over a secure channel.\n\
+         Clients send it as `Authorization: Bearer <token>`.\n\n    {token}\n",
+        org = a.org
+    );
+    write_stdout(&format!(
+        "\n# {org}: added by `hotspots token new` (the config holds only the token's Argon2id hash)\n\
          [[orgs]]\n\
-         name = {name:?}\n\
+         name = {org:?}\n\
          token_hash = \"{hash}\"\n\
-         layers = [{layers}]",
+         layers = [{layers}]\n",
         org = a.org,
-        name = a.org,
         layers = layers.join(", ")
-    )
-    .context("standard output")?;
-    Ok(())
+    ))
 }
 
 fn boundaries_import(a: ImportArgs) -> Result<()> {

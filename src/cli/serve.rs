@@ -114,6 +114,13 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
     let listener = std::net::TcpListener::bind(bind)
         .with_context(|| format!("cannot listen on {bind}: is another service using it?"))?;
     listener.set_nonblocking(true)?;
+    let open_files = crate::server::listen::raise_open_files();
+    if (open_files as usize) < config.limits.max_connections + 64 {
+        tracing::warn!(
+            "limits.max_connections = {} but only {open_files} files may be open: connections past that wait in the backlog",
+            config.limits.max_connections
+        );
+    }
     let started = std::time::Instant::now();
     let map = MapAssets::load(
         &config
@@ -133,6 +140,9 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
         map,
         base: config.base_policy(),
         access: Arc::new(access),
+        tiers: config.layers.clone(),
+        limits: config.limits,
+        expensive: Arc::new(tokio::sync::Semaphore::new(config.limits.max_expensive)),
     });
     let layers_dir = a.layers.clone();
     let mut quick_look_dir = None;

@@ -75,6 +75,29 @@ impl Granularity {
     }
 }
 
+impl Granularity {
+    /// The period `[from, to)` widened to whole units (months: from the first of `from`'s
+    /// month to the first of the month after `to`'s last minute), so a published extent
+    /// does not give the first and last incidents' exact times.
+    pub fn widen(self, from: EpochMinutes, to: EpochMinutes) -> (EpochMinutes, EpochMinutes) {
+        use crate::incidents::time::local_day_start;
+        let day = |m: EpochMinutes| local_datetime(m).date();
+        let last = to.saturating_sub(1).max(from);
+        let (a, b) = match self {
+            Granularity::Minute => return (from, to),
+            Granularity::Day => (day(from), day(last).tomorrow().ok()),
+            Granularity::Month => (
+                day(from).first_of_month(),
+                day(last).last_of_month().tomorrow().ok(),
+            ),
+        };
+        (
+            local_day_start(a).unwrap_or(from),
+            b.and_then(|b| local_day_start(b).ok()).unwrap_or(to),
+        )
+    }
+}
+
 /// Each incident's record key and period unit, computed once per served snapshot.
 #[derive(Debug, Clone)]
 pub struct CellKeys {
@@ -201,6 +224,22 @@ mod tests {
         assert_eq!(keys.protected_count((0..10).rev()), expected);
         assert_eq!(keys.protected_count(3..10), perturb(7, ck(3..10)));
         assert_eq!(keys.protected_count(std::iter::empty()), 0);
+    }
+
+    #[test]
+    fn extents_widen_to_whole_months() {
+        use crate::incidents::time::parse_datetime;
+        let a = parse_datetime("2025-01-01T01:40:00Z").unwrap();
+        let b = parse_datetime("2025-12-31T23:08:00Z").unwrap();
+        let (x, y) = Granularity::Month.widen(a, b + 1);
+        assert_eq!(x, parse_datetime("2025-01-01T00:00:00Z").unwrap());
+        assert_eq!(y, parse_datetime("2026-01-01T00:00:00Z").unwrap());
+        // June in London starts at 23:00 UTC on 31 May.
+        let j = parse_datetime("2025-06-10T12:00:00Z").unwrap();
+        let (x, y) = Granularity::Month.widen(j, j + 1);
+        assert_eq!(x, parse_datetime("2025-05-31T23:00:00Z").unwrap());
+        assert_eq!(y, parse_datetime("2025-06-30T23:00:00Z").unwrap());
+        assert_eq!(Granularity::Minute.widen(j, j + 1), (j, j + 1));
     }
 
     #[test]

@@ -55,6 +55,20 @@ impl Tier {
     }
 }
 
+/// What a controlled output is, for the rules its metadata states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// A layer; `selectable` when it answers selections (offence group, period).
+    Layer {
+        /// Whether it takes selections.
+        selectable: bool,
+    },
+    /// The heatmap (density surface and its tiles).
+    Heatmap,
+    /// The peak-hours report.
+    Peaks,
+}
+
 /// The finest period a selection may ask for on a controlled tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -139,11 +153,22 @@ pub enum Sdc {
     Keep,
     /// An incident count: null below k, rounded otherwise.
     Count,
+    /// A count ranked after the named one (the second offence group's after the first):
+    /// as [`Sdc::Count`], and null when the named one is null, so a 0 after a suppressed
+    /// count does not show that the suppressed one holds the rest.
+    CountAfter(&'static str),
     /// Proportional to the named count (a share, a PAI): null with it, otherwise scaled by
     /// the count's rounded ÷ exact value.
     Scaled(&'static str),
+    /// The share of the first named count in the second (a group's share of a hotspot's
+    /// incidents): null with either, otherwise the rounded first ÷ the rounded second, so
+    /// the exact denominator cannot be worked back from a rounded count and its share.
+    ShareOf(&'static str, &'static str),
     /// About the incidents the named count counts (an offence group's name): null with it.
     With(&'static str),
+    /// A statistic kept to this many significant figures (a peak density, a trend's z and
+    /// p), so its exact value cannot be inverted for the counts behind it.
+    Significant(u8),
     /// A rank (1 = first): renumbered 1.. over the features kept, so gaps do not show
     /// where features were suppressed; an id ending `-<rank>` (e.g. `grip-009`) follows.
     Rank,
@@ -163,6 +188,15 @@ pub fn published_fields(
         .filter(|f| !(controlled && f.sdc == Sdc::Exact))
         .copied()
         .collect()
+}
+
+/// `x` rounded to `digits` significant figures (0, NaN and infinities unchanged).
+pub fn significant(x: f64, digits: u8) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(i32::from(digits) - 1 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
 }
 
 /// Rounds `n` to the nearest multiple of `to` (halves up); `to` ≤ 1 leaves it.
@@ -196,23 +230,45 @@ impl Rules {
         }
     }
 
-    /// The rules as layer metadata, with what they removed.
-    pub fn metadata(&self, tier: Tier, suppressed_features: usize) -> Value {
+    /// The rules that apply to `output`, as its metadata, with what they removed.
+    pub fn metadata(&self, tier: Tier, suppressed_features: usize, output: Output) -> Value {
+        let k = self.min_count;
+        let g = self.granularity.slug();
+        let selections = [
+            format!("selections are whole {g}s and one offence group at a time; a feature is left out when its selection count is below {k} or the selection leaves 1 to {} of it out", k - 1),
+            format!("selection counts are perturbed by the cell-key method (noise of -{n}..+{n} fixed by each {g}'s incidents, summed over the {g}s), then rounded and capped at the feature's count", n = MAX_NOISE),
+        ];
+        let rules: Vec<String> = match output {
+            Output::Layer { selectable } => {
+                let mut v = vec![
+                    format!("features resting on fewer than {k} incidents are not published"),
+                    format!("counts below {k} are null; counts are rounded to the nearest {}; shares and rates follow the rounded counts", self.round_to),
+                    "fields that give an exact count or an offence back (harm, Poisson p, Gi* z and p, cumulative shares, detail) are left out; ranks are renumbered over the features kept".to_string(),
+                    "an offence group's share is its rounded count over the rounded total; a group ranked after a suppressed one is null too; peak densities and trend z and p keep one or two significant figures".to_string(),
+                ];
+                if selectable {
+                    v.extend(selections);
+                }
+                v
+            }
+            Output::Heatmap => vec![
+                format!("pixels resting on fewer than {k} incidents within the bandwidth are transparent"),
+                format!("selections are whole {g}s and one offence group at a time"),
+            ],
+            Output::Peaks => vec![
+                format!("districts with fewer than {k} incidents are left out"),
+                format!("counts below {k} are null; counts are rounded to the nearest {}", self.round_to),
+                format!("profile bins below {k} are null and the rest rounded to the nearest {}; no per-bin tests; windows keep their hours, days, share (two decimals) and rate ratio (one decimal), without p and q", self.round_to),
+            ],
+        };
         json!({
             "tier": tier.slug(),
             "controlled": true,
             "min_count": self.min_count,
             "round_to": self.round_to,
-            "selection_granularity": self.granularity.slug(),
+            "selection_granularity": g,
             "suppressed_features": suppressed_features,
-            "rules": [
-                format!("features resting on fewer than {} incidents are not published", self.min_count),
-                format!("counts below {} are null; counts are rounded to the nearest {}; shares and rates follow the rounded counts", self.min_count, self.round_to),
-                "fields that give an exact count or an offence back (harm, Poisson p, Gi* z and p, cumulative shares, detail) are left out; ranks are renumbered over the features kept".to_string(),
-                format!("selections are whole {}s and one offence group at a time; a feature is left out when its selection count is below {k} or the selection leaves 1 to {} of it out", self.granularity.slug(), self.min_count - 1, k = self.min_count),
-                format!("selection counts are perturbed by the cell-key method (noise of -{n}..+{n} fixed by each {g}'s incidents, summed over the {g}s), then rounded and capped at the feature's count", n = MAX_NOISE, g = self.granularity.slug()),
-                format!("heatmap pixels resting on fewer than {} incidents within the bandwidth are transparent", self.min_count),
-            ],
+            "rules": rules,
         })
     }
 
@@ -304,9 +360,14 @@ impl Rules {
             let mut renumbered: Option<(i64, i64)> = None;
             let mut ratio: Vec<Option<f64>> = vec![Some(1.0); attrs.len()];
             for (k, field) in table.fields.iter().enumerate() {
-                if let (Sdc::Count, Attr::Int(n)) = (field.sdc, &f.attrs[k]) {
+                let after_suppressed = match field.sdc {
+                    Sdc::CountAfter(prev) => index(prev).is_some_and(|j| ratio[j].is_none()),
+                    Sdc::Count => false,
+                    _ => continue,
+                };
+                if let Attr::Int(n) = &f.attrs[k] {
                     let n = (*n).max(0) as u64;
-                    match self.count(n) {
+                    match self.count(n).filter(|_| !after_suppressed) {
                         Some(r) => {
                             attrs[k] = Attr::Int(r as i64);
                             ratio[k] = Some(if n > 0 { r as f64 / n as f64 } else { 1.0 });
@@ -327,6 +388,14 @@ impl Rules {
                             (None, _) => Attr::Null,
                         };
                     }
+                    Sdc::ShareOf(num, den) => {
+                        let r = |name| index(name).and_then(|j| ratio[j]);
+                        attrs[k] = match (r(num), r(den), &attrs[k]) {
+                            (Some(a), Some(b), Attr::Real(x)) if b > 0.0 => Attr::Real(x * a / b),
+                            (Some(_), Some(_), a) => a.clone(),
+                            _ => Attr::Null,
+                        };
+                    }
                     Sdc::With(of) => {
                         if index(of).is_some_and(|j| ratio[j].is_none()) {
                             attrs[k] = Attr::Null;
@@ -340,7 +409,12 @@ impl Rules {
                             renumbered = Some((old, new));
                         }
                     }
-                    Sdc::Keep | Sdc::Count => {}
+                    Sdc::Significant(digits) => {
+                        if let Attr::Real(x) = attrs[k] {
+                            attrs[k] = Attr::Real(significant(x, digits));
+                        }
+                    }
+                    Sdc::Keep | Sdc::Count | Sdc::CountAfter(_) => {}
                 }
             }
             // A renumbered rank renames the id `<prefix>-<rank>` and the fields holding it.
@@ -371,10 +445,78 @@ impl Rules {
             }
         }
         if let Value::Object(o) = &mut metadata {
-            o.insert("disclosure".into(), self.metadata(tier, suppressed));
+            o.insert(
+                "disclosure".into(),
+                self.metadata(
+                    tier,
+                    suppressed,
+                    Output::Layer {
+                        selectable: members.is_some(),
+                    },
+                ),
+            );
         }
         out.metadata = metadata;
         (out, kept_members)
+    }
+
+    /// Controls a peak-hours report (`hotspots peaks` JSON) in place: counts (`incidents`,
+    /// `excluded_month_only`, the `fixups`) as [`Rules::count`]; each profile bin's aoristic
+    /// weight null below k and rounded otherwise; the per-bin `tests` (exact observed and
+    /// expected weights, p and q) left out; each window keeps its hours and days, with its
+    /// `share` to two decimals and `rate_ratio` to one, and no p or q. Applied at every
+    /// depth (the area, each district, the diversion windows).
+    pub fn control_peaks(&self, doc: &mut Value) {
+        let count = |v: &mut Value| {
+            if let Some(n) = v.as_u64() {
+                *v = self.count(n).map_or(Value::Null, |r| json!(r));
+            }
+        };
+        match doc {
+            Value::Object(o) => {
+                o.remove("tests");
+                for key in ["incidents", "excluded_month_only"] {
+                    if let Some(v) = o.get_mut(key) {
+                        count(v);
+                    }
+                }
+                if let Some(Value::Object(f)) = o.get_mut("fixups") {
+                    f.values_mut().for_each(count);
+                }
+                if let Some(Value::Array(bins)) = o.get_mut("profile") {
+                    let k = self.min_count as f64;
+                    for b in bins.iter_mut() {
+                        if let Some(w) = b.as_f64() {
+                            *b = if w > 0.0 && w < k {
+                                Value::Null
+                            } else {
+                                json!(round_count(w.round() as u64, self.round_to))
+                            };
+                        }
+                    }
+                }
+                if let Some(Value::Array(ws)) = o.get_mut("windows") {
+                    for w in ws.iter_mut().filter_map(Value::as_object_mut) {
+                        w.remove("p");
+                        w.remove("q");
+                        let round = |x: f64, d: i32| (x * 10f64.powi(d)).round() / 10f64.powi(d);
+                        if let Some(x) = w.get("share").and_then(Value::as_f64) {
+                            w.insert("share".into(), json!(round(x, 2)));
+                        }
+                        if let Some(x) = w.get("rate_ratio").and_then(Value::as_f64) {
+                            w.insert("rate_ratio".into(), json!(round(x, 1)));
+                        }
+                    }
+                }
+                for (key, v) in o.iter_mut() {
+                    if !matches!(key.as_str(), "profile" | "windows" | "fixups") {
+                        self.control_peaks(v);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|v| self.control_peaks(v)),
+            _ => {}
+        }
     }
 
     /// Makes transparent (NaN) every value of a surface whose `support` (incidents within
@@ -607,6 +749,41 @@ mod tests {
         assert_eq!(r.selection_count(4, 20, 6), None, "true count below k");
         assert_eq!(r.selection_count(0, 20, 0), None);
         assert!(r.check_groups(1).is_ok() && r.check_groups(2).is_err());
+    }
+
+    #[test]
+    fn peak_reports_keep_windows_and_lose_exact_figures() {
+        let mut doc = json!({
+            "incidents": 3076, "excluded_month_only": 3, "fixups": {"no_end": 2170, "zero_span": 2},
+            "hour_of_day": {"profile": [179.9, 3.2, 0.0, 7.6], "tests": [{"p": 0.1}],
+                "windows": [{"start": "18:00", "end": "20:00", "share": 0.23591, "rate_ratio": 2.83101, "p": 0.0, "q": 0.0}]},
+            "groups": [{"incidents": 12, "hour_of_week": {"profile": [4.9, 5.1], "tests": []}}],
+        });
+        Rules::default().control_peaks(&mut doc);
+        assert_eq!(doc["incidents"], 3075);
+        assert_eq!(doc["excluded_month_only"], Value::Null);
+        assert_eq!(doc["fixups"], json!({"no_end": 2170, "zero_span": null}));
+        assert_eq!(doc["hour_of_day"]["profile"], json!([180, null, 0, 10]));
+        assert!(doc["hour_of_day"].get("tests").is_none());
+        assert_eq!(
+            doc["hour_of_day"]["windows"][0],
+            json!({"start": "18:00", "end": "20:00", "share": 0.24, "rate_ratio": 2.8})
+        );
+        assert_eq!(doc["groups"][0]["incidents"], 10);
+        assert_eq!(
+            doc["groups"][0]["hour_of_week"]["profile"],
+            json!([null, 5])
+        );
+        assert!(doc["groups"][0]["hour_of_week"].get("tests").is_none());
+    }
+
+    #[test]
+    fn significant_figures() {
+        assert_eq!(significant(1234.5, 2), 1200.0);
+        assert_eq!(significant(-2.3456, 2), -2.3);
+        assert_eq!(significant(0.0345, 1), 0.03);
+        assert_eq!(significant(0.0, 2), 0.0);
+        assert!(significant(f64::NAN, 2).is_nan());
     }
 
     #[test]

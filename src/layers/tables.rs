@@ -114,11 +114,14 @@ pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
             Real,
             "Monte Carlo p of the peak density against uniform placement on land (19 simulations: 0.05 is the smallest possible)",
         ));
-        f.push(Field::new(
-            "peak_dens",
-            Real,
-            "highest density at a cell centre inside, incidents (or harm) per km²",
-        ));
+        f.push(
+            Field::new(
+                "peak_dens",
+                Real,
+                "highest density at a cell centre inside, incidents (or harm) per km²",
+            )
+            .with_sdc(Sdc::Significant(2)),
+        );
     }
     f.extend([
         Field::new("cent_lon", Real, "centroid longitude, WGS84 degrees"),
@@ -126,12 +129,12 @@ pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
         Field::new("cent_e", Real, "centroid easting, EPSG:27700 metres"),
         Field::new("cent_n", Real, "centroid northing, EPSG:27700 metres"),
     ]);
-    const TOP: [[&str; 3]; TOP_GROUPS] = [
-        ["top1_group", "top1_count", "top1_share"],
-        ["top2_group", "top2_count", "top2_share"],
-        ["top3_group", "top3_count", "top3_share"],
+    const TOP: [[&str; 4]; TOP_GROUPS] = [
+        ["top1_group", "top1_count", "top1_share", ""],
+        ["top2_group", "top2_count", "top2_share", "top1_count"],
+        ["top3_group", "top3_count", "top3_share", "top2_count"],
     ];
-    for [g, c, s] in TOP {
+    for [g, c, s, prev] in TOP {
         f.push(
             Field::new(
                 g,
@@ -140,14 +143,22 @@ pub fn hotspot_fields(purpose: Purpose) -> Vec<Field> {
             )
             .with_sdc(Sdc::With(c)),
         );
-        f.push(Field::new(c, Integer, "its incidents inside (0 when absent)").with_sdc(Sdc::Count));
+        f.push(
+            Field::new(c, Integer, "its incidents inside (0 when absent)").with_sdc(
+                if prev.is_empty() {
+                    Sdc::Count
+                } else {
+                    Sdc::CountAfter(prev)
+                },
+            ),
+        );
         f.push(
             Field::new(
                 s,
                 Real,
                 "its share of the hotspot's incidents (0–1; 0 when absent)",
             )
-            .with_sdc(Sdc::Scaled(c)),
+            .with_sdc(Sdc::ShareOf(c, "incidents")),
         );
     }
     f.extend([
@@ -496,8 +507,9 @@ pub fn emerging_fields() -> Vec<Field> {
             "trend_z",
             Real,
             "Mann–Kendall z of the cell's monthly Gi* z series",
-        ),
-        Field::new("trend_p", Real, "its two-sided p"),
+        )
+        .with_sdc(Sdc::Significant(2)),
+        Field::new("trend_p", Real, "its two-sided p").with_sdc(Sdc::Significant(1)),
         Field::new(
             "hot_steps",
             Integer,

@@ -129,7 +129,7 @@ fn run_job(
                     id: id.into(),
                     title: title.into(),
                     description: format!(
-                        "Ranked {} hotspots: counts, harm, PAI, what is inside and when to patrol",
+                        "Ranked {} hotspots: incidents, PAI, what is inside and when to patrol",
                         purpose.slug()
                     ),
                     table: table.into(),
@@ -212,7 +212,7 @@ fn cell_layers(
         PublishedLayer {
             id: "h3-counts".into(),
             title: "Incidents per H3 cell (res 9)".into(),
-            description: "Incident counts and harm per H3 cell".into(),
+            description: "Incidents per H3 cell".into(),
             table: counts.into(),
             members: Some(
                 cell_of_feature
@@ -251,9 +251,21 @@ fn cell_layers(
 /// incidents (what it rests on), empty for a layer about no incidents.
 fn controlled(policy: &Policy, l: PublishedLayer, support: &[Option<u64>]) -> PublishedLayer {
     let (table, members) = policy.publish(&l.id, &l.table, l.members.as_deref(), support);
+    // The description says which version of the layer this is.
+    let description = match policy.rules_for(&l.id) {
+        Some(r) => format!(
+            "{}. Under disclosure control: counts rounded to the nearest {}, none below {}, no harm or exact statistics (see 'disclosure')",
+            l.description, r.round_to, r.min_count
+        ),
+        None => format!(
+            "{}, with harm and exact statistics (not under disclosure control)",
+            l.description
+        ),
+    };
     PublishedLayer {
         table: table.into(),
         members,
+        description,
         ..l
     }
 }

@@ -203,10 +203,16 @@ fn write_peaks(
                 groups.retain(|g| g["incidents"].as_u64().unwrap_or(0) >= r.min_count);
                 left_out = before - groups.len();
             }
-            r.metadata(tier, left_out)
+            r.metadata(tier, left_out, crate::disclosure::Output::Peaks)
         }
         None => crate::disclosure::uncontrolled_metadata(tier),
     };
+    // The chart of the whole area is drawn from the report before its exact figures go.
+    let png = dir.join("peaks.png");
+    let chart = chart::report_heat_table_png(&png, &doc, PEAKS_ALPHA);
+    if let Some(r) = policy.rules_for("peaks") {
+        r.control_peaks(&mut doc);
+    }
     doc["disclosure"] = control;
     let json_path = dir.join("peaks.json");
     let text = serde_json::to_vec_pretty(&doc).map_err(|e| PublishError::Invalid {
@@ -214,8 +220,7 @@ fn write_peaks(
         message: e.to_string(),
     })?;
     write_synced(&json_path, &text)?;
-    let png = dir.join("peaks.png");
-    match chart::report_heat_table_png(&png, &doc, PEAKS_ALPHA) {
+    match chart {
         Ok(()) => std::fs::File::open(&png)
             .and_then(|f| f.sync_all())
             .map_err(io_err(&png)),
@@ -439,7 +444,7 @@ pub fn publish(
                 o.insert(
                     "disclosure".into(),
                     match opts.policy.rules_for("density") {
-                        Some(r) => r.metadata(tier, 0),
+                        Some(r) => r.metadata(tier, 0, crate::disclosure::Output::Heatmap),
                         None => crate::disclosure::uncontrolled_metadata(tier),
                     },
                 );

@@ -51,8 +51,9 @@ pub enum Caller {
         name: Arc<str>,
         /// The layers it may read.
         layers: Arc<BTreeSet<String>>,
-        /// Restricted layers read by this request, for the audit log.
-        reads: Arc<Mutex<Vec<String>>>,
+        /// Restricted layers this request read (true) or was refused (false), for the
+        /// audit log.
+        reads: Arc<Mutex<Vec<(String, bool)>>>,
     },
 }
 
@@ -65,14 +66,14 @@ impl Caller {
         }
     }
 
-    /// Notes a read of restricted layer `id`, written to the audit log when the request
-    /// is answered.
-    pub fn note_restricted_read(&self, id: &str) {
+    /// Notes a read of restricted layer `id` (`granted`, or refused), written to the audit
+    /// log when the request is answered.
+    pub fn note_restricted_read(&self, id: &str, granted: bool) {
         if let Caller::Org { reads, .. } = self {
             reads
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(id.to_string());
+                .push((id.to_string(), granted));
         }
     }
 
@@ -143,9 +144,9 @@ impl Access {
             if !names.insert(o.name.clone()) {
                 return Err(AccessError::Duplicate(o.name.clone()));
             }
-            PasswordHash::new(&o.token_hash).map_err(|e| AccessError::BadHash {
+            check_token_hash(&o.token_hash).map_err(|message| AccessError::BadHash {
                 org: o.name.clone(),
-                message: e.to_string(),
+                message,
             })?;
             out.push(Org {
                 name: o.name.as_str().into(),
@@ -212,14 +213,16 @@ impl Access {
 
     /// Appends a restricted read to the audit log (and the service log): `query` is the
     /// request's path and query.
-    pub fn audit(&self, caller: &Caller, layer: &str, query: &str) {
+    pub fn audit(&self, caller: &Caller, layer: &str, query: &str, granted: bool, status: u16) {
         let line = serde_json::json!({
             "time": jiff::Timestamp::now().to_string(),
             "org": caller.org(),
             "layer": layer,
             "query": query,
+            "granted": granted,
+            "status": status,
         });
-        tracing::info!(target: "audit", org = caller.org(), layer, query, "restricted read");
+        tracing::info!(target: "audit", org = caller.org(), layer, query, granted, status, "restricted read");
         if let Some(f) = &self.audit {
             let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = writeln!(f, "{line}").and_then(|()| f.flush()) {
@@ -227,6 +230,23 @@ impl Access {
             }
         }
     }
+}
+
+/// Checks that `hash` is an Argon2id PHC string whose parameters Argon2 accepts (what
+/// [`new_token`] makes); the message says what is wrong.
+pub fn check_token_hash(hash: &str) -> Result<(), String> {
+    let h = PasswordHash::new(hash).map_err(|e| e.to_string())?;
+    if h.algorithm.as_str() != "argon2id" {
+        return Err(format!(
+            "algorithm '{}' is not argon2id",
+            h.algorithm.as_str()
+        ));
+    }
+    argon2::Params::try_from(&h).map_err(|e| format!("parameters: {e}"))?;
+    if h.hash.is_none() {
+        return Err("no hash value".into());
+    }
+    Ok(())
 }
 
 /// A new token and its Argon2id PHC hash: 32 random bytes from the operating system, as
@@ -267,6 +287,9 @@ pub fn denied(caller: &Caller, id: &str, bad_token: bool) -> Response {
         ),
     };
     let mut r = super::ogc::problem(status, title, &detail);
+    // The answer depends on the token, like every answer to an organisation.
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Authorization"));
     if !challenge.is_empty() {
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -318,8 +341,8 @@ pub async fn authenticate(
     let resp = next.run(req).await;
     if let Caller::Org { reads, .. } = &caller {
         let layers = std::mem::take(&mut *reads.lock().unwrap_or_else(|e| e.into_inner()));
-        for layer in layers {
-            access.audit(&caller, &layer, &target);
+        for (layer, granted) in layers {
+            access.audit(&caller, &layer, &target, granted, resp.status().as_u16());
         }
     }
     resp

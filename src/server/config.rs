@@ -259,6 +259,9 @@ pub struct ServeConfig {
     pub orgs: Vec<super::access::OrgConfig>,
     /// Where reads of restricted layers are logged (JSON lines, appended).
     pub audit_log: Option<PathBuf>,
+    /// Connection and request bounds.
+    #[serde(default)]
+    pub limits: super::listen::Limits,
 }
 
 /// Layer ids a config may give a tier to (`density`: the heatmap; `peaks`: the snapshot's
@@ -344,6 +347,9 @@ impl ServeConfig {
                 format!("{} must be 0.1 to 3600 seconds", c.refresh.watch_s),
             ));
         }
+        if let Err((key, why)) = c.limits.check() {
+            return Err(invalid(key, why));
+        }
         if c.disclosure.min_count < 2 {
             return Err(invalid(
                 "disclosure.min_count",
@@ -360,7 +366,7 @@ impl ServeConfig {
             ));
         }
         for o in &c.orgs {
-            if let Err(e) = argon2::password_hash::phc::PasswordHash::new(&o.token_hash) {
+            if let Err(e) = super::access::check_token_hash(&o.token_hash) {
                 return Err(invalid(
                     "orgs",
                     format!(

@@ -107,6 +107,7 @@ pub fn render_resource(v: &Value, base: &BaseUrl) -> String {
     if let Some(d) = v["description"].as_str() {
         h.push_str(&format!("<p>{}</p>", esc(d)));
     }
+    h.push_str(&disclosure_html(&v["disclosure"]));
     // A problem (RFC 9457): what was wrong, in full.
     if let (Some(status), Some(detail)) = (v["status"].as_u64(), v["detail"].as_str()) {
         h.push_str(&format!("<p><b>{status}</b>: {}</p>", esc(detail)));
@@ -168,6 +169,22 @@ fn script_json(v: &Value) -> String {
     v.to_string().replace("</", "<\\/")
 }
 
+/// A collection's disclosure rules as a short list (nothing when it has none).
+pub fn disclosure_html(d: &Value) -> String {
+    let Some(rules) = d["rules"].as_array().filter(|r| !r.is_empty()) else {
+        return String::new();
+    };
+    let mut h = format!(
+        "<details><summary>Disclosure control ({} tier)</summary><ul>",
+        esc(d["tier"].as_str().unwrap_or(""))
+    );
+    for r in rules.iter().filter_map(Value::as_str) {
+        h.push_str(&format!("<li>{}</li>", esc(r)));
+    }
+    h.push_str("</ul></details>");
+    h
+}
+
 /// The items page: breadcrumbs up to the collection, counts, paging links, a map of the
 /// features (WGS84 pages, when the map library is installed) over the district outlines,
 /// and one column per schema field, headed with its type.
@@ -201,6 +218,9 @@ pub fn render_items(
         fc["numberReturned"],
         fc["numberMatched"],
         esc(&c.description)
+    ));
+    h.push_str(&disclosure_html(
+        c.table.metadata.get("disclosure").unwrap_or(&Value::Null),
     ));
     let mut nav = Vec::new();
     for l in fc["links"].as_array().into_iter().flatten() {

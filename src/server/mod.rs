@@ -9,6 +9,7 @@ pub mod cache;
 pub mod collections;
 pub mod config;
 pub mod html;
+pub mod listen;
 pub mod live;
 pub mod map;
 pub mod ogc;
@@ -16,7 +17,6 @@ pub mod raster_tiles;
 pub mod selection;
 pub mod vector_tiles;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use collections::Collection;
@@ -56,7 +56,7 @@ impl Data {
 }
 
 /// What does not change when a new snapshot is served: the service's settings.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Settings {
     /// Which browser origins may read the API.
     pub cors: config::CorsConfig,
@@ -66,6 +66,50 @@ pub struct Settings {
     pub base: base_url::BasePolicy,
     /// Organisations, tokens and the audit log.
     pub access: Arc<access::Access>,
+    /// Tiers named in the service's config (`[layers]`): a layer is served at the stricter
+    /// of this and the tier its snapshot was published with.
+    pub tiers: std::collections::BTreeMap<String, crate::disclosure::Tier>,
+    /// Connection and request bounds.
+    pub limits: listen::Limits,
+    /// Expensive requests (selections, downloads) computed at once.
+    pub expensive: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let limits = listen::Limits::default();
+        Settings {
+            cors: Default::default(),
+            map: Default::default(),
+            base: Default::default(),
+            access: Default::default(),
+            tiers: Default::default(),
+            limits,
+            expensive: Arc::new(tokio::sync::Semaphore::new(limits.max_expensive)),
+        }
+    }
+}
+
+impl Settings {
+    /// The tier layer `id` is served at: the stricter of `published` and the config's.
+    pub fn served_tier(
+        &self,
+        id: &str,
+        published: crate::disclosure::Tier,
+    ) -> crate::disclosure::Tier {
+        match self.tiers.get(id) {
+            Some(&t) if t != published => {
+                tracing::warn!(
+                    "layer '{id}': the config says {}, the snapshot was published as {}: served as {}",
+                    t.slug(),
+                    published.slug(),
+                    t.max(published).slug()
+                );
+                t.max(published)
+            }
+            _ => published,
+        }
+    }
 }
 
 /// Which published snapshot a state serves.
@@ -155,11 +199,12 @@ impl AppState {
         tier: crate::disclosure::Tier,
         id: &str,
     ) -> Result<(), Box<axum::response::Response>> {
-        if !caller.may_read(tier, id) {
-            return Err(Box::new(access::denied(caller, id, false)));
-        }
+        let granted = caller.may_read(tier, id);
         if tier == crate::disclosure::Tier::Restricted {
-            caller.note_restricted_read(id);
+            caller.note_restricted_read(id, granted);
+        }
+        if !granted {
+            return Err(Box::new(access::denied(caller, id, false)));
         }
         Ok(())
     }
@@ -189,6 +234,7 @@ impl AppState {
         let (layers, store, pack, surface) = (p.layers, p.store, p.pack, p.heatmap);
         // The heatmap's tier, and its rules for selections when it is controlled.
         let (tier, rules) = collections::control_of(&p.manifest.heatmap);
+        let tier = settings.served_tier("density", tier);
 
         let (collections, (districts, heatmap)) = rayon::join(
             || collections::collections_of(layers, &store),
@@ -199,7 +245,10 @@ impl AppState {
                 )
             },
         );
-        let collections = collections?;
+        let mut collections = collections?;
+        for c in &mut collections {
+            c.tier = settings.served_tier(&c.id, c.tier);
+        }
         let tiles = vector_tiles::VectorTiles::new(&collections)?;
         let data = Data {
             districts,
@@ -223,27 +272,10 @@ impl AppState {
 
 /// Serves `live` on `listener` until interrupted; says where on stderr.
 pub async fn serve(live: Arc<live::Live>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let limits = live.current().settings.limits;
     let app = ogc::router(live);
     eprintln!("listening on http://{}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        // Ctrl-C, or SIGTERM from systemd, `kill` or `timeout`: finish what is in flight.
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async {
-                match term.as_mut() {
-                    Some(t) => { t.recv().await; }
-                    None => std::future::pending::<()>().await,
-                }
-            } => {}
-        }
-        tracing::info!("stopping");
-    })
-    .await?;
+    listen::serve(app, listener, limits).await?;
+    tracing::info!("stopped");
     Ok(())
 }

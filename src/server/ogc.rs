@@ -145,6 +145,13 @@ pub fn router(live: Arc<super::live::Live>) -> Router {
         .route("/tiles/{file}", get(tilejson))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(vector_tile))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "Not found", "no such resource") })
+        .layer(axum::middleware::from_fn_with_state(
+            (
+                settings.expensive.clone(),
+                std::time::Duration::from_secs(settings.limits.request_timeout_s),
+            ),
+            bounded,
+        ))
         .layer(axum::middleware::from_fn(html_negotiation))
         .layer(axum::middleware::from_fn(reject_repeated_params))
         .layer(axum::middleware::from_fn(etag_and_cache))
@@ -165,6 +172,50 @@ pub fn router(live: Arc<super::live::Live>) -> Router {
     match cors {
         Some(c) => r.layer(c),
         None => r,
+    }
+}
+
+/// Bounds every request: an expensive one (a selection, a file download, a selection's
+/// heatmap) waits for one of the `expensive` slots, and any request not answered within
+/// `deadline` (waiting included) is a 503 problem with Retry-After, so slow work never
+/// holds a connection for ever.
+async fn bounded(
+    axum::extract::State((expensive, deadline)): axum::extract::State<(
+        Arc<tokio::sync::Semaphore>,
+        std::time::Duration,
+    )>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let q = req.uri().query().unwrap_or("");
+    let costly = q.split('&').any(|kv| {
+        let k = kv.split('=').next().unwrap_or("");
+        matches!(k, "datetime" | "offence_group")
+            || (k == "f" && matches!(kv, "f=gpkg" | "f=fgb" | "f=csv"))
+    });
+    let work = async move {
+        let _slot = if costly {
+            expensive.acquire_owned().await.ok()
+        } else {
+            None
+        };
+        next.run(req).await
+    };
+    match tokio::time::timeout(deadline, work).await {
+        Ok(r) => r,
+        Err(_) => {
+            let mut r = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too slow",
+                &format!(
+                    "the answer took longer than {} s; try again shortly, or a smaller selection",
+                    deadline.as_secs()
+                ),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            r
+        }
     }
 }
 
@@ -388,6 +439,11 @@ fn collection_json(c: &super::Collection, base: &BaseUrl) -> Value {
     let mut extent =
         json!({"spatial": {"bbox": [e], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}});
     if let Some([a, b]) = c.period_min {
+        // Under disclosure control, whole periods: not the first and last incidents' minutes.
+        let (a, b) = match &c.rules {
+            Some(r) => r.granularity.widen(a, b.saturating_add(1)),
+            None => (a, b),
+        };
         let iso = |m: i32| {
             jiff::Timestamp::from_second(i64::from(m) * 60)
                 .map(|t| t.to_string())
@@ -473,6 +529,26 @@ async fn schema(
     };
     let mut v = c.table.json_schema(&c.title);
     v["$id"] = json!(base.join(&format!("/collections/{id}/schema")));
+    // Under disclosure control each field says how it is published.
+    if let Some(r) = &c.rules {
+        use crate::disclosure::Sdc;
+        for f in &c.table.fields {
+            let note = match f.sdc {
+                Sdc::Count | Sdc::CountAfter(_) => format!(
+                    " (rounded to the nearest {}; null below {})",
+                    r.round_to, r.min_count
+                ),
+                Sdc::Scaled(_) | Sdc::ShareOf(..) => " (from the rounded counts)".to_string(),
+                Sdc::Significant(d) => format!(" ({d} significant figures)"),
+                Sdc::Rank => " (renumbered over the published features)".to_string(),
+                _ => continue,
+            };
+            if let Some(d) = v["properties"][f.name]["description"].as_str() {
+                let d = format!("{d}{note}");
+                v["properties"][f.name]["description"] = json!(d);
+            }
+        }
+    }
     json_response("application/schema+json", v)
 }
 
@@ -1110,6 +1186,19 @@ async fn vector_tile(
 /// The map page.
 async fn map_page(Query(q): Query<Params>) -> Response {
     params_or_400!(q, MAP_PARAMS);
+    // The selection it opens with is checked as the layers would check it: the page's
+    // filter takes one offence group.
+    match super::selection::parse_selection(&q) {
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "Bad selection", &e),
+        Ok(Some(sel)) if sel.filter.groups.len() > 1 => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad selection",
+                "the map takes one offence_group at a time",
+            )
+        }
+        Ok(_) => {}
+    }
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         super::map::MAP_HTML,
