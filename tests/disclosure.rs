@@ -291,6 +291,14 @@ fn tiers_decide_control_and_what_is_served() {
             assert!(b.is_null() || b.as_u64().is_some_and(|n| n % 5 == 0), "{b}");
         }
     }
+    // The public density surface keeps two significant figures where it is not transparent.
+    let (_, values) =
+        hotspots::density::raster::read_geotiff(&out.join("current/density.tif")).unwrap();
+    let shown: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
+    assert!(shown.len() > 1000);
+    assert!(shown
+        .iter()
+        .all(|&v| hotspots::disclosure::significant(v, 2) == v));
     // Public temporal extents are whole months.
     let c = get_json(&srv.addr, "/collections/hotspots");
     let iv = &c["extent"]["temporal"]["interval"][0];

@@ -439,3 +439,64 @@ fn bad_limits_are_refused_naming_the_key() {
     ]);
     assert!(err.contains("limits.max_connections"), "{err}");
 }
+
+#[test]
+fn a_bandwidth_in_the_wrong_unit_is_refused_at_once() {
+    let dir = tmp();
+    for method in ["auto", "exact", "binned"] {
+        let t = std::time::Instant::now();
+        let err = run_err(&[
+            "kde",
+            "--cell-m",
+            "50",
+            "--bandwidth-m",
+            "1e6",
+            "--method",
+            method,
+            "--rejects",
+            "/dev/null",
+            "--out",
+            dir.path().join("k.asc").to_str().unwrap(),
+        ]);
+        assert!(
+            err.contains("--bandwidth-m") && err.contains("20000"),
+            "{err}"
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(30));
+    }
+    let cfg = write(dir.path(), "s.toml", "[heatmap]\nbandwidth_m = 1e6\n");
+    let err = run_err(&[
+        "serve",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    assert!(err.contains("heatmap.bandwidth_m"), "{err}");
+}
+
+#[test]
+fn run_sizes_are_bounded_and_the_flag_is_named() {
+    for (args, flag) in [
+        (
+            vec!["gistar", "--permutations", "1000000"],
+            "--permutations",
+        ),
+        (vec!["hotspots", "--simulations", "100000"], "--simulations"),
+        (vec!["kde", "--cell-m", "0.01"], "cells"),
+    ] {
+        let mut a = args.clone();
+        a.extend([
+            "--rejects",
+            "/dev/null",
+            "--out",
+            "/tmp/never-written.geojson",
+        ]);
+        if args[0] == "kde" {
+            a.truncate(a.len() - 1);
+            a.push("/tmp/never-written.asc");
+        }
+        let err = run_err(&a);
+        assert!(err.contains(flag), "{a:?}: {err}");
+    }
+}

@@ -45,8 +45,8 @@ pub struct CellArgs {
 pub struct GistarArgs {
     #[command(flatten)]
     pub cells: CellArgs,
-    /// Permutations for the pseudo p (0: none).
-    #[arg(long, default_value_t = 999)]
+    /// Permutations for the pseudo p (0: none; at most 99,999, which bounds the run time).
+    #[arg(long, default_value_t = 999, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=99_999))]
     pub permutations: usize,
     /// Seed of the permutations.
     #[arg(long, default_value_t = 1)]

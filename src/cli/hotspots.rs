@@ -51,8 +51,9 @@ pub struct HotspotsArgs {
     /// level (map-wide); `none` keeps every polygon.
     #[arg(long, default_value = "0.05")]
     pub alpha: String,
-    /// Monte Carlo simulations (19: p down to 0.05; 99: down to 0.01).
-    #[arg(long, default_value_t = 19)]
+    /// Monte Carlo simulations (19: p down to 0.05; 99: down to 0.01; at most 9,999, each is
+    /// a whole surface).
+    #[arg(long, default_value_t = 19, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=9_999))]
     pub simulations: usize,
     /// Seed of the simulations.
     #[arg(long, default_value_t = 1)]

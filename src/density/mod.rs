@@ -18,5 +18,5 @@ pub use kde::{
 pub use kernel::Kernel;
 pub use surface::{
     compute_surface, BandwidthRule, IncidentFilter, KdeMethod, SumMethod, Surface, SurfaceError,
-    SurfaceOptions, Weighting,
+    SurfaceOptions, Weighting, MAX_BANDWIDTH_M,
 };

@@ -217,6 +217,11 @@ pub enum SurfaceError {
 /// Largest grid accepted, cells (about 1 GB of f64).
 const MAX_CELLS: usize = 120_000_000;
 
+/// Largest bandwidth accepted, metres: 20 km, wider than any hotspot analysis of a county
+/// needs; it bounds the kernel's stencil (the binned sum's memory grows with its square)
+/// and catches a distance typed in the wrong unit (1e6 for 1,000 m).
+pub const MAX_BANDWIDTH_M: f64 = 20_000.0;
+
 /// Computes a masked surface.
 pub fn compute_surface(
     pack: &BoundaryPack,
@@ -297,6 +302,11 @@ pub fn compute_surface(
             (h, "likelihood-cv".to_string())
         }
     };
+    if !(h.is_finite() && h > 0.0 && h <= MAX_BANDWIDTH_M) {
+        return Err(SurfaceError::Grid(format!(
+            "bandwidth {h} m ({method}) must be more than 0 and at most {MAX_BANDWIDTH_M} m (--bandwidth-m is in metres, e.g. 300)"
+        )));
+    }
     let reach_cells = opts.kernel.support_m(h) / grid.cell_m;
     let bound = binned_error_bound_per_weight(opts.kernel, h, grid.cell_m, opts.scaling);
     let binned = match opts.method {

@@ -252,7 +252,7 @@ impl Rules {
                 v
             }
             Output::Heatmap => vec![
-                format!("pixels resting on fewer than {k} incidents within the bandwidth are transparent"),
+                format!("pixels resting on fewer than {k} incidents within the bandwidth are transparent; the others keep two significant figures"),
                 format!("selections are whole {g}s and one offence group at a time"),
             ],
             Output::Peaks => vec![
@@ -319,7 +319,7 @@ impl Rules {
             return Ok(());
         }
         Err(match self.granularity {
-            Granularity::Month => "datetime on this layer must be whole Europe/London months, e.g. 2025-06 or 2025-01/2025-03 (disclosure control)".into(),
+            Granularity::Month => "datetime on this layer must be whole Europe/London months, e.g. 2025-06, 2025-01/2025-03, or as instants (the interval is closed: its end instant is included) 2025-06-01T00:00:00+01:00/2025-06-30T23:59:59+01:00 (disclosure control)".into(),
             Granularity::Day => "datetime on this layer must be whole Europe/London days, e.g. 2025-06-14 or 2025-06-01/2025-06-30 (disclosure control)".into(),
             Granularity::Minute => unreachable!("every minute is a boundary"),
         })
@@ -520,13 +520,18 @@ impl Rules {
     }
 
     /// Makes transparent (NaN) every value of a surface whose `support` (incidents within
-    /// one bandwidth of the cell centre, same grid) is below k.
+    /// one bandwidth of the cell centre, same grid) is below k, and keeps two significant
+    /// figures of the others.
     pub fn mask_surface(&self, values: &mut [f64], support: &[f64]) {
         let k = self.min_count as f64;
         for (v, s) in values.iter_mut().zip(support) {
-            if *s < k - 0.5 {
-                *v = f64::NAN;
-            }
+            *v = if *s < k - 0.5 {
+                f64::NAN
+            } else {
+                // Two significant figures: the map is the same, but exact values of a known
+                // kernel could be inverted towards incident positions.
+                significant(*v, 2)
+            };
         }
     }
 }
@@ -788,9 +793,9 @@ mod tests {
 
     #[test]
     fn sparse_pixels_go_transparent() {
-        let mut v = vec![1.0, 2.0, 3.0, 4.0];
+        let mut v = vec![1.0, 2.0, 3.0, 4.123];
         Rules::default().mask_surface(&mut v, &[0.0, 4.0, 5.0, 9.0]);
         assert!(v[0].is_nan() && v[1].is_nan());
-        assert_eq!(&v[2..], &[3.0, 4.0]);
+        assert_eq!(&v[2..], &[3.0, 4.1]);
     }
 }

@@ -501,7 +501,7 @@ pub fn emerging_fields() -> Vec<Field> {
         Field::new(
             "category",
             Text,
-            "ArcGIS emerging hot spot category (new_hot_spot, persistent_hot_spot, ...)",
+            "emerging hot spot category after ArcGIS (new_hot, consecutive_hot, intensifying_hot, persistent_hot, diminishing_hot, sporadic_hot, oscillating_hot, historical_hot, the same for _cold, no_pattern)",
         ),
         Field::new(
             "trend_z",

@@ -32,6 +32,7 @@ pub struct Key {
 /// A kept response.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
 }
@@ -85,7 +86,8 @@ pub fn f_param(query: Option<&str>) -> Option<String> {
     })
 }
 
-/// The middleware: answers from the cache, or runs the request and keeps a 200.
+/// The middleware: answers from the cache, or runs the request (once per key at a time)
+/// and keeps its answer.
 pub async fn cached(
     axum::extract::State(cache): axum::extract::State<std::sync::Arc<ResponseCache>>,
     req: axum::extract::Request,
@@ -125,23 +127,17 @@ pub async fn cached(
         gzip: text(header::ACCEPT_ENCODING).contains("gzip"),
     };
     let inm = text(header::IF_NONE_MATCH).to_string();
-    if let Some(e) = cache.inner.get(&key) {
-        let mut r = Response::new(Body::empty());
-        *r.headers_mut() = e.headers.clone();
-        if !inm.is_empty()
-            && e.headers
-                .get(header::ETAG)
-                .is_some_and(|t| t == inm.as_str())
-        {
-            *r.status_mut() = StatusCode::NOT_MODIFIED;
-            r.headers_mut().remove(header::CONTENT_LENGTH);
-        } else {
-            *r.body_mut() = Body::from(e.body);
-        }
-        return r;
-    }
+    // Single flight: the first request for a key computes its answer, requests for the same
+    // key meanwhile wait for it (a cold start under load is not a stampede).
+    let guard = match cache.inner.get_value_or_guard_async(&key).await {
+        Ok(e) => return answer_from(e, &inm),
+        Err(guard) => guard,
+    };
     let resp = next.run(req).await;
-    if resp.status() != StatusCode::OK {
+    // Answers that depend only on the key are kept: successes, and the 4xx problems of
+    // bad requests (a flood of the same bad request is answered from memory too).
+    let status = resp.status();
+    if !(status == StatusCode::OK || status.is_client_error()) {
         return resp;
     }
     let (parts, body) = resp.into_parts();
@@ -153,15 +149,30 @@ pub async fn cached(
         );
     };
     if bytes.len() <= MAX_BODY_BYTES {
-        cache.inner.insert(
-            key,
-            Entry {
-                headers: parts.headers.clone(),
-                body: bytes.clone(),
-            },
-        );
+        let _ = guard.insert(Entry {
+            status,
+            headers: parts.headers.clone(),
+            body: bytes.clone(),
+        });
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A kept answer, or 304 when the client's If-None-Match names it.
+fn answer_from(e: Entry, inm: &str) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = e.status;
+    *r.headers_mut() = e.headers.clone();
+    if e.status == StatusCode::OK
+        && !inm.is_empty()
+        && e.headers.get(header::ETAG).is_some_and(|t| t == inm)
+    {
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r.headers_mut().remove(header::CONTENT_LENGTH);
+    } else {
+        *r.body_mut() = Body::from(e.body);
+    }
+    r
 }
 
 #[cfg(test)]

@@ -321,6 +321,16 @@ impl ServeConfig {
                 ));
             }
         }
+        if c.heatmap.bandwidth_m > crate::density::MAX_BANDWIDTH_M {
+            return Err(invalid(
+                "heatmap.bandwidth_m",
+                format!(
+                    "{} m is more than the largest accepted, {} m: the value is in metres (e.g. 300)",
+                    c.heatmap.bandwidth_m,
+                    crate::density::MAX_BANDWIDTH_M
+                ),
+            ));
+        }
         if c.heatmap.cell_m < 5.0 {
             return Err(invalid(
                 "heatmap.cell_m",
