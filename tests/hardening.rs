@@ -500,3 +500,89 @@ fn run_sizes_are_bounded_and_the_flag_is_named() {
         assert!(err.contains(flag), "{a:?}: {err}");
     }
 }
+
+#[test]
+fn a_swap_is_named_only_when_the_swapped_pair_lands_in_a_district() {
+    let dir = tmp();
+    let rejects = dir.path().join("r.csv");
+    let csv = write(
+        dir.path(),
+        "lat.csv",
+        "id,offence,occurred_from,occurred_to,longitude,latitude\n\
+         a,Robbery,2025-06-14T23:10:00+01:00,,1.0830,95\n\
+         b,Robbery,2025-06-14T23:10:00+01:00,,50.0,100.0\n\
+         c,Robbery,2025-06-14T23:10:00+01:00,,51.2798,0.5220\n",
+    );
+    run_ok(&[
+        "stats",
+        "--incidents",
+        csv.to_str().unwrap(),
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&rejects).unwrap();
+    let reason = |id: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("\"{id},")))
+            .unwrap()
+            .split(',')
+            .nth(2)
+            .unwrap()
+            .to_string()
+    };
+    // Out of range, and swapped the point would be in Asia or at sea: out of range.
+    assert_eq!(reason("a"), "coordinate_out_of_range", "{text}");
+    assert_eq!(reason("b"), "coordinate_out_of_range", "{text}");
+    // In range both ways, swapped it is in Maidstone: a swap.
+    assert_eq!(reason("c"), "likely_swapped_lat_lon", "{text}");
+}
+
+#[test]
+fn unreadable_files_are_refused_with_their_real_cause() {
+    let dir = tmp();
+    let d = dir.path();
+    let header = "id,offence,occurred_from,occurred_to,longitude,latitude";
+    let row = "a,Robbery,2025-06-14T23:10:00+01:00,,0.52,51.27";
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in format!("{header}\r\n{row}\r\n").encode_utf16() {
+        utf16.extend(u.to_le_bytes());
+    }
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("utf16.csv", utf16, "UTF-16"),
+        (
+            "semi.csv",
+            format!("{}\n{}\n", header.replace(',', ";"), row.replace(',', ";")).into_bytes(),
+            "semicolons",
+        ),
+        (
+            "tab.csv",
+            format!(
+                "{}\n{}\n",
+                header.replace(',', "\t"),
+                row.replace(',', "\t")
+            )
+            .into_bytes(),
+            "tabs",
+        ),
+        (
+            "cr.csv",
+            format!("{header}\r{row}\r").into_bytes(),
+            "CR only",
+        ),
+        ("empty.csv", Vec::new(), "empty"),
+        ("empty.hsnap", Vec::new(), "not a snapshot"),
+    ];
+    for (name, bytes, cause) in cases {
+        let p = d.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let err = run_err(&[
+            "stats",
+            "--incidents",
+            p.to_str().unwrap(),
+            "--rejects",
+            "/dev/null",
+        ]);
+        assert!(err.contains(name) && err.contains(cause), "{name}: {err}");
+        assert!(!err.contains("missing column"), "{name}: {err}");
+    }
+}

@@ -429,6 +429,11 @@ impl<'a> Ingester<'a> {
     }
 
     /// Ingests one file.
+    /// Reads an incident file (CSV in either format) from `path`.
+    ///
+    /// # Errors
+    /// The file cannot be read, its header is not one of the formats (the message says
+    /// what the file looks like instead), or the rejects file cannot be written.
     pub fn ingest_path(&mut self, path: &Path) -> Result<(), IngestError> {
         let name = path.display().to_string();
         let io = |source| IngestError::Io {
@@ -459,7 +464,13 @@ impl<'a> Ingester<'a> {
             .byte_headers()
             .map_err(|e| csv_error(name, 1, &e))?
             .clone();
-        let cols = detect(&headers, name)?;
+        let cols = detect(&headers, name).map_err(|e| match diagnose_header(name, bytes) {
+            Some(message) => IngestError::Header {
+                file: name.to_string(),
+                message,
+            },
+            None => e,
+        })?;
         let mut file_report = FileReport {
             file: name.to_string(),
             format: cols.format.slug().to_string(),
@@ -665,6 +676,18 @@ impl<'a> Ingester<'a> {
         Ok(())
     }
 
+    /// Whether the pair (`x`, `y`) as given, swapped, lies inside a district.
+    fn swapped_lands(&self, cols: &Columns, x: f64, y: f64) -> bool {
+        let swapped = if cols.format == InputFormat::TimedBng {
+            Some((y, x))
+        } else if x.abs() <= 90.0 && y.abs() <= 180.0 {
+            self.to_bng.convert(y, x).ok()
+        } else {
+            None
+        };
+        swapped.is_some_and(|(sx, sy)| self.index.locate(sx, sy).is_some())
+    }
+
     /// Sets the transformed position and finds the district, or says why not.
     fn assign(&self, cols: &Columns, p: &mut Parsed, x: f64, y: f64) -> Result<u8, Problem> {
         if !(x.is_finite() && y.is_finite()) {
@@ -811,7 +834,21 @@ impl<'a> Ingester<'a> {
                 "offence is empty",
             ));
         }
-        let (x, y) = parse_coords(cols, text(cols.x)?, text(cols.y)?)?;
+        let (xs, ys) = (text(cols.x)?, text(cols.y)?);
+        let (x, y) = match parse_coords(cols, xs, ys) {
+            // Out of range as given, in range swapped: a swap only if the swapped pair
+            // lands in a district; otherwise simply out of range.
+            Err(pr) if pr.reason == RejectReason::LikelySwappedLatLon => {
+                let n = |s: &str| super::decimal::parse_f64(s).unwrap_or(f64::NAN);
+                let (gx, gy) = (n(xs), n(ys));
+                return Err(if self.swapped_lands(cols, gx, gy) {
+                    pr
+                } else {
+                    out_of_range(cols, gx, gy)
+                });
+            }
+            r => r?,
+        };
         let (from, to, flags) = if timed {
             let f = text(cols.from)?;
             if f.is_empty() {
@@ -949,11 +986,7 @@ fn parse_coords(cols: &Columns, xs: &str, ys: &str) -> Result<(f64, f64), Proble
     };
     let x = num(xs, cols.x, xn)?;
     let y = num(ys, cols.y, yn)?;
-    let (xr, yr) = if cols.format == InputFormat::TimedBng {
-        ((0.0, 700_000.0), (0.0, 1_300_000.0))
-    } else {
-        ((-180.0, 180.0), (-90.0, 90.0))
-    };
+    let (xr, yr) = coord_ranges(cols);
     let inside = |v: f64, r: (f64, f64)| v >= r.0 && v <= r.1;
     if inside(x, xr) && inside(y, yr) {
         return Ok((x, y));
@@ -965,16 +998,82 @@ fn parse_coords(cols: &Columns, xs: &str, ys: &str) -> Result<(f64, f64), Proble
             swap_message(cols),
         ));
     }
-    let (bad, i, n, r) = if !inside(x, xr) {
+    Err(out_of_range(cols, x, y))
+}
+
+/// The valid ranges of a format's coordinates: (x, y).
+fn coord_ranges(cols: &Columns) -> ((f64, f64), (f64, f64)) {
+    if cols.format == InputFormat::TimedBng {
+        ((0.0, 700_000.0), (0.0, 1_300_000.0))
+    } else {
+        ((-180.0, 180.0), (-90.0, 90.0))
+    }
+}
+
+/// `coordinate_out_of_range` for the first coordinate outside its range.
+fn out_of_range(cols: &Columns, x: f64, y: f64) -> Problem {
+    let (xn, yn) = if cols.format == InputFormat::TimedBng {
+        ("easting", "northing")
+    } else {
+        ("longitude", "latitude")
+    };
+    let (xr, yr) = coord_ranges(cols);
+    let (bad, i, n, r) = if !(x >= xr.0 && x <= xr.1) {
         (x, cols.x, xn, xr)
     } else {
         (y, cols.y, yn, yr)
     };
-    Err(problem(
+    problem(
         RejectReason::CoordinateOutOfRange,
         i,
         format!("{n} {bad} is outside [{}, {}]", r.0, r.1),
-    ))
+    )
+}
+
+/// Why a file whose header matched neither format cannot be read, when the cause is the
+/// file's shape rather than its columns: empty, UTF-16, another delimiter, CR-only line
+/// ends, or a damaged snapshot. `None` when it looks like a comma-separated UTF-8 file.
+fn diagnose_header(name: &str, bytes: &[u8]) -> Option<String> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Some(if name.ends_with(".hsnap") {
+            "the file is empty: not a snapshot (make one with `hotspots ingest --out FILE.hsnap`)"
+                .into()
+        } else {
+            "the file is empty: no header line".into()
+        });
+    }
+    if name.ends_with(".hsnap") {
+        return Some("the name ends .hsnap but the file is not a snapshot (damaged or cut short?): make it again with `hotspots ingest --out FILE.hsnap`".into());
+    }
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Some("the file is UTF-16 (Excel's \"Unicode Text\"): save it as \"CSV UTF-8 (comma delimited)\"".into());
+    }
+    let head = &bytes[..bytes.len().min(4096)];
+    if head.iter().filter(|&&b| b == 0).count() > head.len() / 4 {
+        return Some(
+            "the file holds NUL bytes, as UTF-16 does: save it as \"CSV UTF-8 (comma delimited)\""
+                .into(),
+        );
+    }
+    let first_line_end = head.iter().position(|&b| b == b'\n');
+    if first_line_end.is_none() && head.contains(&b'\r') {
+        return Some(
+            "lines end with CR only (classic Mac OS): save the file with LF or CRLF line ends"
+                .into(),
+        );
+    }
+    let line = &head[..first_line_end.unwrap_or(head.len())];
+    let count = |c: u8| line.iter().filter(|&&b| b == c).count();
+    if count(b',') == 0 {
+        for (c, what) in [(b';', "semicolons"), (b'\t', "tabs")] {
+            if count(c) >= 3 {
+                return Some(format!(
+                    "the header is separated by {what}, not commas: save the file as comma-separated CSV"
+                ));
+            }
+        }
+    }
+    None
 }
 
 fn csv_error(file: &str, line: u64, e: &impl std::fmt::Display) -> IngestError {
