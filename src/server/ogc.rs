@@ -145,6 +145,23 @@ pub fn router(live: Arc<super::live::Live>) -> Router {
         .route("/tiles/{file}", get(tilejson))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(vector_tile))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "Not found", "no such resource") })
+        // A panic in a handler is a bug: a 500 problem and an error in the log, and the
+        // service goes on answering.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |e: Box<dyn std::any::Any + Send + 'static>| {
+                let what = e
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| e.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown");
+                tracing::error!("a request panicked (a bug): {what}");
+                problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal error",
+                    "the service failed on this request (a bug, logged); other requests are unaffected",
+                )
+            },
+        ))
         .layer(axum::middleware::from_fn_with_state(
             (
                 settings.expensive.clone(),
