@@ -669,7 +669,13 @@ impl<'a> Ingester<'a> {
                 Err(pr) => {
                     fr.rejected += 1;
                     let line = lines.record_line(start, end);
-                    self.reject(name, line, cols, rec, pr)?;
+                    // The row's own text, as it is in the file (quotes and all).
+                    let n = lines.bytes.len();
+                    let mut raw = &lines.bytes[start.min(n)..end.min(n)];
+                    while let [rest @ .., b'\n' | b'\r'] = raw {
+                        raw = rest;
+                    }
+                    self.reject(name, line, cols, rec, raw, pr)?;
                 }
             }
         }
@@ -741,6 +747,7 @@ impl<'a> Ingester<'a> {
         line: u64,
         cols: &Columns,
         rec: &ByteRecord,
+        raw: &[u8],
         pr: Problem,
     ) -> Result<(), IngestError> {
         self.report.rejected += 1;
@@ -763,12 +770,7 @@ impl<'a> Ingester<'a> {
             message: pr.message,
         };
         if self.rejects.enabled() {
-            let raw = {
-                let mut inner = csv::WriterBuilder::new().from_writer(Vec::new());
-                let _ = inner.write_record(rec.iter());
-                let bytes = inner.into_inner().unwrap_or_default();
-                String::from_utf8_lossy(&bytes).trim_end().to_string()
-            };
+            let raw = String::from_utf8_lossy(raw).to_string();
             let line_s = line.to_string();
             self.rejects.write([
                 r.file.as_str(),
