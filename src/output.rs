@@ -126,11 +126,6 @@ impl AtomicFile {
         }
     }
 
-    /// The target.
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     /// Flushes, fsyncs and renames the file over the target, then fsyncs the directory.
     ///
     /// # Errors
@@ -175,11 +170,6 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut f = AtomicFile::create(target)?;
     f.write_all(bytes)?;
     f.commit()
-}
-
-/// An I/O error with the file it concerns in its message.
-pub fn with_path(path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

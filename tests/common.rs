@@ -224,6 +224,17 @@ pub fn last_body_bytes() -> Vec<u8> {
     })
 }
 
+/// An incident's record key for cell-key perturbation, computed here from its definition
+/// (the first 32 bits, big-endian, of SHA-256 of "hotspots cell key\0" and the id).
+pub fn record_key(id: &[u8]) -> u32 {
+    use sha2::Digest;
+    let d = sha2::Sha256::new()
+        .chain_update(b"hotspots cell key\0")
+        .chain_update(id)
+        .finalize();
+    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}
+
 /// The embedded default fixture, ingested with the default pack and tables.
 pub fn default_store() -> hotspots::incidents::IncidentStore {
     store_of("default", hotspots::fixtures::DEFAULT_FIXTURE)

@@ -719,7 +719,6 @@ impl IntervalOracle {
         a: &str,
         group: Option<&str>,
     ) -> IntervalOracle {
-        use sha2::Digest;
         let group: Option<hotspots::incidents::OffenceGroup> = group.map(|g| g.parse().unwrap());
         let served: std::collections::HashSet<String> =
             get_json(a, "/collections/h3-counts/items?limit=10000")["features"]
@@ -751,14 +750,9 @@ impl IntervalOracle {
                 .unwrap()
                 .to_zoned(london.clone())
                 .month() as u32;
-            let d = sha2::Sha256::new()
-                .chain_update(b"hotspots cell key\0")
-                .chain_update(store.ids.get_bytes(i))
-                .finalize();
             let e = o.months.entry(cell).or_default().entry(month).or_default();
             e.0 += 1;
-            e.1 =
-                e.1.wrapping_add(u32::from_be_bytes([d[0], d[1], d[2], d[3]]));
+            e.1 = e.1.wrapping_add(record_key(store.ids.get_bytes(i)));
         }
         o
     }

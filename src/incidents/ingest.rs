@@ -709,21 +709,12 @@ impl<'a> Ingester<'a> {
             return Ok(d);
         }
         // Would the swapped pair land inside a district?
-        let swapped = if cols.format == InputFormat::TimedBng {
-            Some((p.y, p.x))
-        } else if p.x.abs() <= 90.0 {
-            self.to_bng.convert(p.y, p.x).ok()
-        } else {
-            None
-        };
-        if let Some((sx, sy)) = swapped {
-            if self.index.locate(sx, sy).is_some() {
-                return Err(problem(
-                    RejectReason::LikelySwappedLatLon,
-                    cols.x,
-                    swap_message(cols),
-                ));
-            }
+        if self.swapped_lands(cols, p.x, p.y) {
+            return Err(problem(
+                RejectReason::LikelySwappedLatLon,
+                cols.x,
+                swap_message(cols),
+            ));
         }
         Err(problem(
             RejectReason::OutsideDistricts,
