@@ -83,6 +83,29 @@ impl Transformer {
         Ok(Self { proj, from, to })
     }
 
+    /// Runs `f` with this thread's shared transformer from `from` to `to` (made on first use,
+    /// then kept for the thread: a PROJ object belongs to one thread). For occasional
+    /// conversions where making a transformer (a PROJ context, milliseconds) would cost
+    /// more than the work. `f` must not call `with_shared` itself.
+    pub fn with_shared<R>(
+        from: &'static str,
+        to: &'static str,
+        f: impl FnOnce(&Transformer) -> Result<R, CrsError>,
+    ) -> Result<R, CrsError> {
+        type Shared = std::collections::HashMap<(&'static str, &'static str), Transformer>;
+        thread_local! {
+            static SHARED: std::cell::RefCell<Shared> = Default::default();
+        }
+        SHARED.with(|cell| {
+            let mut m = cell.borrow_mut();
+            let t = match m.entry((from, to)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(Self::new(from, to)?),
+            };
+            f(t)
+        })
+    }
+
     /// The operation PROJ's database chooses, with GIS axis order.
     fn from_database(from: &'static str, to: &'static str) -> Result<Proj, CrsError> {
         Proj::new_known_crs(from, to, None).map_err(|e| CrsError::Create {
@@ -172,9 +195,9 @@ pub struct LatticeTransformer {
     lat0: f64,
     nx: usize,
     ny: usize,
-    /// Easting and northing of node (i, j) at `j * nx + i`.
-    nodes: Vec<(f64, f64)>,
-    proj: Transformer,
+    /// Easting and northing of node (i, j) at `j * nx + i` (shared by every lattice of the
+    /// same extent in the process).
+    nodes: std::sync::Arc<Vec<(f64, f64)>>,
 }
 
 /// Lattice spacing, degrees of longitude and latitude.
@@ -193,31 +216,54 @@ impl std::fmt::Debug for LatticeTransformer {
 }
 
 impl LatticeTransformer {
-    /// A lattice covering WGS84 `[west, south, east, north]` (degrees), built with PROJ.
+    /// A lattice covering WGS84 `[west, south, east, north]` (degrees), built with PROJ. The
+    /// nodes of a lattice are computed once per process and extent (a repeated ingest, a
+    /// test, a fuzz run build it again for free); PROJ itself is set up only when a point
+    /// falls outside the lattice.
     pub fn wgs84_to_bng(bounds_deg: [f64; 4]) -> Result<Self, CrsError> {
-        let proj = Transformer::wgs84_to_bng()?;
+        type Lattices =
+            std::collections::HashMap<(u64, u64, usize, usize), std::sync::Arc<Vec<(f64, f64)>>>;
+        static LATTICES: std::sync::OnceLock<std::sync::Mutex<Lattices>> =
+            std::sync::OnceLock::new();
         let [w, s, e, n] = bounds_deg;
         let lon0 = (w / LATTICE_STEP_DEG).floor() * LATTICE_STEP_DEG;
         let lat0 = (s / LATTICE_STEP_DEG).floor() * LATTICE_STEP_DEG;
         let nx = ((e - lon0) / LATTICE_STEP_DEG).ceil().max(1.0) as usize + 1;
         let ny = ((n - lat0) / LATTICE_STEP_DEG).ceil().max(1.0) as usize + 1;
-        let mut nodes = Vec::with_capacity(nx * ny);
-        for j in 0..ny {
-            for i in 0..nx {
-                nodes.push((
-                    lon0 + i as f64 * LATTICE_STEP_DEG,
-                    lat0 + j as f64 * LATTICE_STEP_DEG,
-                ));
+        let key = (lon0.to_bits(), lat0.to_bits(), nx, ny);
+        let cache = LATTICES.get_or_init(Default::default);
+        let cached = cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        let nodes = match cached {
+            Some(nodes) => nodes,
+            None => {
+                let mut nodes = Vec::with_capacity(nx * ny);
+                for j in 0..ny {
+                    for i in 0..nx {
+                        nodes.push((
+                            lon0 + i as f64 * LATTICE_STEP_DEG,
+                            lat0 + j as f64 * LATTICE_STEP_DEG,
+                        ));
+                    }
+                }
+                Transformer::with_shared(WGS84, BNG, |t| t.convert_in_place(&mut nodes))?;
+                let nodes = std::sync::Arc::new(nodes);
+                cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, nodes.clone());
+                nodes
             }
-        }
-        proj.convert_in_place(&mut nodes)?;
+        };
         Ok(LatticeTransformer {
             lon0,
             lat0,
             nx,
             ny,
             nodes,
-            proj,
         })
     }
 
@@ -246,7 +292,7 @@ impl LatticeTransformer {
     pub fn convert(&self, lon: f64, lat: f64) -> Result<(f64, f64), CrsError> {
         match self.interpolate(lon, lat) {
             Some(p) => Ok(p),
-            None => self.proj.convert(lon, lat),
+            None => Transformer::with_shared(WGS84, BNG, |t| t.convert(lon, lat)),
         }
     }
 
@@ -263,7 +309,7 @@ impl LatticeTransformer {
             return Ok(());
         }
         let mut rest: Vec<(f64, f64)> = outside.iter().map(|&k| points[k]).collect();
-        self.proj.convert_in_place(&mut rest)?;
+        Transformer::with_shared(WGS84, BNG, |t| t.convert_in_place(&mut rest))?;
         for (k, q) in outside.into_iter().zip(rest) {
             points[k] = q;
         }

@@ -162,6 +162,77 @@ impl Write for AtomicFile {
     }
 }
 
+/// An exclusive advisory lock on a target, held for the life of the value, so that two runs
+/// writing one file take turns instead of interleaving (their outputs and reports would
+/// otherwise describe different runs). The lock is on `.NAME.lock` beside the target, which
+/// the holder removes as it releases the lock; a run that locked a removed lock file sees the
+/// path no longer names it and tries again. The kernel releases the lock if the process dies
+/// (the file is then left, and reused).
+#[derive(Debug)]
+pub struct TargetLock {
+    held: Option<(std::fs::File, PathBuf)>,
+}
+
+impl TargetLock {
+    /// Takes the lock on `target`, waiting for a run that holds it (saying so on stderr).
+    /// A target that exists and is not a regular file (`/dev/null`, a pipe) is not locked.
+    ///
+    /// # Errors
+    /// The lock file cannot be created or locked (a read-only directory).
+    pub fn acquire(target: &Path) -> io::Result<TargetLock> {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::metadata(target) {
+            if !m.is_file() {
+                return Ok(TargetLock { held: None });
+            }
+        }
+        let Some(name) = target.file_name() else {
+            return Ok(TargetLock { held: None });
+        };
+        let path = dir_of(target).join(format!(".{}.lock", name.to_string_lossy()));
+        let mut said = false;
+        loop {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            match f.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if !said {
+                        eprintln!("waiting: another run is writing {}", target.display());
+                        said = true;
+                    }
+                    f.lock()?;
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+            // The lock counts only if the path still names the file locked (the previous
+            // holder removes it as it finishes).
+            let mine = f.metadata()?;
+            match std::fs::metadata(&path) {
+                Ok(m) if m.ino() == mine.ino() && m.dev() == mine.dev() => {
+                    return Ok(TargetLock {
+                        held: Some((f, path)),
+                    })
+                }
+                _ => continue,
+            }
+        }
+    }
+}
+
+impl Drop for TargetLock {
+    fn drop(&mut self) {
+        if let Some((f, path)) = self.held.take() {
+            // Removed while still locked, so no run can lock this file after it is gone.
+            let _ = std::fs::remove_file(&path);
+            drop(f);
+        }
+    }
+}
+
 /// Writes `bytes` to `target` atomically ([`AtomicFile`]).
 ///
 /// # Errors
@@ -183,6 +254,31 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn target_locks_take_turns_and_leave_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.hsnap");
+        let first = TargetLock::acquire(&p).unwrap();
+        assert!(dir.path().join(".out.hsnap.lock").exists());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p2 = p.clone();
+        let t = std::thread::spawn(move || {
+            let _second = TargetLock::acquire(&p2).unwrap();
+            tx.send(()).unwrap();
+        });
+        // The second waits while the first is held...
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err());
+        drop(first);
+        // ...and gets the lock (on a new lock file) once it is released.
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        t.join().unwrap();
+        assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+        // Devices are not locked.
+        let _null = TargetLock::acquire(Path::new("/dev/null")).unwrap();
     }
 
     #[test]

@@ -249,6 +249,107 @@ fn an_ingest_that_accepts_nothing_or_far_less_replaces_nothing() {
     assert_ne!(sha(&snap), good);
 }
 
+/// The number of incidents a snapshot holds, by `stats --json`.
+fn snapshot_count(snap: &Path) -> u64 {
+    let out = run_ok(&[
+        "stats",
+        "--json",
+        "--incidents",
+        snap.to_str().unwrap(),
+        "--rejects",
+        "/dev/null",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["accepted"].as_u64().unwrap()
+}
+
+#[test]
+fn two_runs_writing_one_file_take_turns() {
+    use hotspots::fixtures::FixtureOptions;
+    let dir = tmp();
+    let d = dir.path();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let snap = d.join("C.hsnap");
+    let a = fixture(
+        d,
+        "a.csv",
+        FixtureOptions {
+            seed: 1,
+            count: 30_000,
+            ..Default::default()
+        },
+    );
+    let b = fixture(
+        d,
+        "b.csv",
+        FixtureOptions {
+            seed: 2,
+            count: 12_000,
+            ..Default::default()
+        },
+    );
+    let ingest = |csv: &Path, err: &Path| {
+        bin()
+            .args([
+                "ingest",
+                "--incidents",
+                &s(csv),
+                "--rejects",
+                "/dev/null",
+                "--allow-empty",
+                "--out",
+                &s(&snap),
+            ])
+            .stderr(std::fs::File::create(err).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    // Deterministic: while the lock is held elsewhere, a run waits, says so, and writes
+    // nothing; released, it completes.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(d.join(".C.hsnap.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut child = ingest(&b, &d.join("held.err"));
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(d.join("held.err"))
+        .unwrap()
+        .contains("waiting: another run is writing")
+    {
+        assert!(t0.elapsed().as_secs() < 60, "the run never said it waits");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!snap.exists(), "a waiting run wrote the file");
+    drop(lock);
+    assert!(child.wait().unwrap().success());
+    assert_eq!(snapshot_count(&snap), 12_000);
+    // Two at once: both succeed, and the file is whole and holds the run that finished
+    // last (the one that waited, when they overlapped).
+    for _ in 0..3 {
+        let mut ca = ingest(&a, &d.join("a.err"));
+        let mut cb = ingest(&b, &d.join("b.err"));
+        assert!(ca.wait().unwrap().success());
+        assert!(cb.wait().unwrap().success());
+        let waited_a = std::fs::read_to_string(d.join("a.err"))
+            .unwrap()
+            .contains("waiting:");
+        let waited_b = std::fs::read_to_string(d.join("b.err"))
+            .unwrap()
+            .contains("waiting:");
+        assert!(!(waited_a && waited_b), "both runs waited");
+        let got = snapshot_count(&snap);
+        match (waited_a, waited_b) {
+            (true, false) => assert_eq!(got, 30_000),
+            (false, true) => assert_eq!(got, 12_000),
+            _ => assert!(got == 30_000 || got == 12_000, "{got}"),
+        }
+    }
+}
+
 #[test]
 fn the_rejects_file_always_describes_the_last_run() {
     let dir = tmp();

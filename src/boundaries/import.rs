@@ -85,8 +85,19 @@ pub fn import_districts(
         file: file.clone(),
         source,
     })?;
-    let sha = Sha256::digest(&bytes);
-    let text = String::from_utf8_lossy(&bytes);
+    import_districts_bytes(&bytes, &file, opts)
+}
+
+/// As [`import_districts`], on a file's content already in memory; `file` names it in errors
+/// and provenance.
+pub fn import_districts_bytes(
+    bytes: &[u8],
+    file: &str,
+    opts: &ImportOptions,
+) -> Result<(BoundaryPack, ImportReport), BoundaryError> {
+    let file = file.to_string();
+    let sha = Sha256::digest(bytes);
+    let text = String::from_utf8_lossy(bytes);
     let (raw, _) = read_district_features(&text, &file)?;
     let features_read = raw.len();
 
@@ -158,7 +169,7 @@ pub fn import_districts(
         })
         .collect::<Vec<_>>();
     let provenance = Provenance {
-        source_file: path
+        source_file: std::path::Path::new(&file)
             .file_name()
             .map(|f| f.to_string_lossy().to_string())
             .unwrap_or_else(|| file.clone()),

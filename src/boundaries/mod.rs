@@ -12,7 +12,8 @@ mod topology;
 
 pub use edges::EdgeStrips;
 pub use import::{
-    import_districts, ImportOptions, ImportReport, KENT_MEDWAY_CODES, ONS_ATTRIBUTION,
+    import_districts, import_districts_bytes, ImportOptions, ImportReport, KENT_MEDWAY_CODES,
+    ONS_ATTRIBUTION,
 };
 pub use index::{DistrictIndex, LandBlocks, RowCrossings};
 pub use pack::{BoundaryPack, District, Provenance, KENT_MEDWAY_PACK};

@@ -362,6 +362,25 @@ pub(crate) fn read_district_features(
             kind: kind.to_string(),
         };
         let geometry = f.geometry.as_ref().ok_or_else(|| not_polygon("missing"))?;
+        // Only polygons are converted, and only when every position has an x and a y
+        // (the conversion indexes them unchecked).
+        let rings: Vec<&Vec<geojson::Position>> = match &geometry.value {
+            GeometryValue::Polygon { coordinates } => coordinates.iter().collect(),
+            GeometryValue::MultiPolygon { coordinates } => coordinates.iter().flatten().collect(),
+            GeometryValue::Point { .. } => return Err(not_polygon("Point")),
+            GeometryValue::MultiPoint { .. } => return Err(not_polygon("MultiPoint")),
+            GeometryValue::LineString { .. } => return Err(not_polygon("LineString")),
+            GeometryValue::MultiLineString { .. } => return Err(not_polygon("MultiLineString")),
+            GeometryValue::GeometryCollection { .. } => {
+                return Err(not_polygon("GeometryCollection"))
+            }
+        };
+        if let Some(bad) = rings.iter().flat_map(|r| r.iter()).find(|p| p.len() < 2) {
+            return Err(not_polygon(&format!(
+                "unreadable (a position with {} coordinate(s), where x and y are needed)",
+                bad.len()
+            )));
+        }
         let mp = match geo::Geometry::<f64>::try_from(&geometry.value) {
             Ok(geo::Geometry::Polygon(p)) => MultiPolygon(vec![p]),
             Ok(geo::Geometry::MultiPolygon(mp)) => mp,
@@ -430,4 +449,46 @@ pub(crate) fn transform_multipolygon(
         *poly = geo::Polygon::new(ext, ints);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing: a position with one number panicked in the GeoJSON conversion. Any
+    /// geometry that is not a polygon of x, y positions is refused, naming the feature.
+    #[test]
+    fn short_positions_and_other_geometries_are_refused_by_feature() {
+        let feature = |geom: &str| {
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"code":"E07000110"}},"geometry":{geom}}}]}}"#
+            )
+        };
+        for (geom, says) in [
+            (
+                r#"{"type":"Polygon","coordinates":[[[0,0],[1],[1,1],[0,0]]]}"#,
+                "1 coordinate",
+            ),
+            (
+                r#"{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[58804.6],[0,0]]]]}"#,
+                "1 coordinate",
+            ),
+            (r#"{"type":"Point","coordinates":[1]}"#, "Point"),
+            (
+                r#"{"type":"LineString","coordinates":[[1],[2]]}"#,
+                "LineString",
+            ),
+        ] {
+            let err = BoundaryPack::from_geojson_str(&feature(geom), "b.geojson")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("b.geojson"), "{err}");
+            // The GeoJSON reader checks some positions itself; the rest are ours to check.
+            assert!(
+                (err.contains(says) && err.contains("E07000110"))
+                    || (err.contains("must contain two or more") && !geom.contains("Multi")),
+                "{err}"
+            );
+        }
+    }
 }

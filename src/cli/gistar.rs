@@ -92,6 +92,7 @@ fn extra(a: &CellArgs, l: &Loaded) -> serde_json::Value {
 
 /// Runs `hotspots gistar`.
 pub fn run_gistar(a: GistarArgs) -> Result<()> {
+    let _lock = super::lock_output(&a.cells.out)?;
     let crs: OutputCrs = a.cells.crs.parse().map_err(anyhow::Error::msg)?;
     LayerFormat::from_path(&a.cells.out)?;
     let l = a.cells.input.load()?;
@@ -116,6 +117,7 @@ pub fn run_gistar(a: GistarArgs) -> Result<()> {
 
 /// Runs `hotspots emerging`.
 pub fn run_emerging(a: CellArgs) -> Result<()> {
+    let _lock = super::lock_output(&a.out)?;
     let crs: OutputCrs = a.crs.parse().map_err(anyhow::Error::msg)?;
     LayerFormat::from_path(&a.out)?;
     let l = a.input.load()?;

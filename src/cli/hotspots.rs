@@ -71,6 +71,7 @@ pub struct HotspotsArgs {
 
 /// Runs `hotspots hotspots`.
 pub fn run(a: HotspotsArgs) -> Result<()> {
+    let _lock = super::lock_output(&a.out)?;
     let purpose: Purpose = a.purpose.parse().map_err(anyhow::Error::msg)?;
     let crs: OutputCrs = a.crs.parse().map_err(anyhow::Error::msg)?;
     LayerFormat::from_path(&a.out)?;

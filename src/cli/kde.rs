@@ -74,6 +74,7 @@ pub fn parse_weighting(s: &str) -> Result<Weighting> {
 
 /// Runs `hotspots kde`.
 pub fn run(a: KdeArgs) -> Result<()> {
+    let _lock = super::lock_output(&a.out)?;
     let ext = a
         .out
         .extension()

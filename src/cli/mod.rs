@@ -374,7 +374,15 @@ pub struct IngestArgs {
     pub allow_empty: bool,
 }
 
+/// Takes the lock on an output file for the whole run ([`crate::output::TargetLock`]): two
+/// runs writing one file take turns.
+pub(crate) fn lock_output(out: &std::path::Path) -> Result<crate::output::TargetLock> {
+    crate::output::TargetLock::acquire(out).with_context(|| format!("locking {}", out.display()))
+}
+
 fn ingest(a: IngestArgs) -> Result<()> {
+    // Two ingests to one file take turns: each run's report describes the file it wrote.
+    let _lock = lock_output(&a.out)?;
     let l = a.input.load()?;
     let new = l.store.len() as u64;
     let why = |what: String| {

@@ -44,6 +44,7 @@ pub struct PeaksArgs {
 
 /// Runs `hotspots peaks`.
 pub fn run(a: PeaksArgs) -> Result<()> {
+    let _lock = super::lock_output(&a.out)?;
     let by: By = a.by.parse().map_err(anyhow::Error::msg)?;
     anyhow::ensure!(
         a.alpha > 0.0 && a.alpha < 1.0,

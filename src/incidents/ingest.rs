@@ -302,7 +302,9 @@ fn lattice_bounds(index: &DistrictIndex) -> Result<[f64; 4], CrsError> {
             (x1, y0 + (y1 - y0) * t),
         ]);
     }
-    Transformer::bng_to_wgs84()?.convert_in_place(&mut corners)?;
+    Transformer::with_shared(crate::crs::BNG, crate::crs::WGS84, |t| {
+        t.convert_in_place(&mut corners)
+    })?;
     let b = corners.iter().fold(
         [
             f64::INFINITY,
