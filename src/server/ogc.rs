@@ -124,12 +124,14 @@ fn check_params(q: &HashMap<String, String>, allowed: &[&str]) -> Result<(), Box
 }
 
 /// All routes, over the snapshot `live` serves (each request pins the one current when it
-/// arrives).
+/// arrives), behind the service's middleware ([`with_middleware`]).
 pub fn router(live: Arc<super::live::Live>) -> Router {
-    let settings = live.current().settings.clone();
-    let cors = settings.cors.layer();
-    let policy = Arc::new(settings.base.clone());
-    let r = Router::new()
+    with_middleware(routes(), live)
+}
+
+/// The service's routes, without middleware.
+pub fn routes() -> Router {
+    Router::new()
         .route("/", get(landing))
         .route("/status", get(status))
         .route("/conformance", get(conformance))
@@ -145,6 +147,18 @@ pub fn router(live: Arc<super::live::Live>) -> Router {
         .route("/tiles/{file}", get(tilejson))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(vector_tile))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "Not found", "no such resource") })
+}
+
+/// `routes` behind the service's middleware, outermost last: base URL, snapshot pinning,
+/// authentication, the single-flight response cache, compression, ETags, parameter checks,
+/// HTML negotiation, bounds (deadline and expensive slots) and panic capture (a panic is a
+/// 500 problem and a log line). Public so tests can put their own routes behind the very
+/// same stack.
+pub fn with_middleware(routes: Router, live: Arc<super::live::Live>) -> Router {
+    let settings = live.current().settings.clone();
+    let cors = settings.cors.layer();
+    let policy = Arc::new(settings.base.clone());
+    let r = routes
         // A panic in a handler is a bug: a 500 problem and an error in the log, and the
         // service goes on answering.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
