@@ -221,3 +221,55 @@ fn emerging_hotspots_on_month_only_data() {
         assert!(e.contains("at least 3 monthly slices"), "{e}");
     }
 }
+
+/// Case f11: a permutation that ties the observed sum counts in both tails. With nothing
+/// selected every cell ties every permutation (p_sim 1); with three incidents, every empty
+/// cell whose neighbourhood is empty is no more extreme than most permutations.
+#[test]
+fn p_sim_counts_ties_in_both_tails() {
+    let dir = tmp();
+    let csv = write(
+        dir.path(),
+        "three.csv",
+        "id,offence,occurred_from,occurred_to,longitude,latitude\n\
+         a,Robbery,2025-06-14T23:10:00+01:00,,0.5220,51.2730\n\
+         b,Robbery,2025-06-15T23:10:00+01:00,,0.5221,51.2731\n\
+         c,Robbery,2025-06-16T23:10:00+01:00,,1.0800,51.2790\n",
+    );
+    for (group, want_all_one) in [(Some("sexual_violence"), true), (None, false)] {
+        let out = dir.path().join("g.geojson");
+        let mut args = vec![
+            "gistar",
+            "--incidents",
+            csv.to_str().unwrap(),
+            "--rejects",
+            "/dev/null",
+            "--cells",
+            "h3:7",
+            "--all-cells",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(g) = group {
+            args.extend(["--offence-group", g]);
+        }
+        run_ok(&args);
+        let (_, fs) = features(&out);
+        assert!(fs.len() > 500);
+        let props: Vec<&serde_json::Value> = fs.iter().map(|f| &f["properties"]).collect();
+        if want_all_one {
+            assert!(props.iter().all(|p| p["p_sim"] == 1.0), "{:?}", props[0]);
+        } else {
+            let empty: Vec<_> = props
+                .iter()
+                .filter(|p| p["count"] == 0 && p["z"].as_f64().unwrap() < 0.0)
+                .collect();
+            assert!(empty.len() > 500);
+            assert!(
+                empty.iter().all(|p| p["p_sim"].as_f64().unwrap() > 0.5),
+                "{:?}",
+                empty.iter().find(|p| p["p_sim"].as_f64().unwrap() <= 0.5)
+            );
+        }
+    }
+}

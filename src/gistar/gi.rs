@@ -39,8 +39,11 @@ pub fn normal_two_sided_p(z: f64) -> f64 {
 
 /// Conditional randomisation (as esda): for each cell, its own value stays and its k
 /// neighbours' values are drawn without replacement from the other n − 1 cells, `r` times.
-/// Pseudo p = (min(#sim ≥ obs, #sim < obs) + 1)/(r + 1), one-sided in the direction
-/// observed.
+/// Pseudo p = (min(#sim ≥ obs, #sim ≤ obs) + 1)/(r + 1): one-sided in the direction
+/// observed, with a permutation that ties the observed sum counted in both tails, so a cell
+/// that every permutation ties (an empty cell among empty neighbours, or any cell when
+/// nothing was selected) gets p = 1, not 1/(r + 1). Without ties this is esda's fold,
+/// min(#sim ≥ obs, r − #sim ≥ obs). (The tie rule as in pertpy's permutation test, PR 1094.)
 ///
 /// As esda does by default, one table of random draws serves every cell: row s holds
 /// k_max distinct indices in 0..n−1, drawn once from ChaCha8 seeded with `seed`; cell i maps
@@ -76,19 +79,18 @@ pub fn permutation_p(x: &[f64], neighbours: &[Vec<u32>], r: usize, seed: u64) ->
             }
             let obs: f64 = x[i] + nb.iter().map(|&j| x[j as usize]).sum::<f64>();
             // A tolerance keeps ties (common with counts) as ties despite rounding.
-            let bar = obs - 1e-9 * obs.abs().max(1.0);
-            let larger = table
-                .chunks_exact(k_max)
-                .filter(|row| {
-                    let mut sum = x[i];
-                    for &j in &row[..k] {
-                        let j = j as usize;
-                        sum += x[j + usize::from(j >= i)];
-                    }
-                    sum >= bar
-                })
-                .count();
-            let tail = larger.min(r - larger);
+            let tol = 1e-9 * obs.abs().max(1.0);
+            let (mut at_least, mut at_most) = (0usize, 0usize);
+            for row in table.chunks_exact(k_max) {
+                let mut sum = x[i];
+                for &j in &row[..k] {
+                    let j = j as usize;
+                    sum += x[j + usize::from(j >= i)];
+                }
+                at_least += usize::from(sum >= obs - tol);
+                at_most += usize::from(sum <= obs + tol);
+            }
+            let tail = at_least.min(at_most);
             (tail + 1) as f64 / (r + 1) as f64
         })
         .collect()
@@ -236,6 +238,48 @@ mod tests {
         assert!(a[2] <= 1.0 / 200.0 + 1e-12, "{}", a[2]);
         let c = one.install(|| permutation_p(&x, &nb, 199, 8));
         assert_ne!(a, c, "the seed matters");
-        assert!(a.iter().all(|p| *p > 0.0 && *p <= 0.5 + 1e-12));
+        assert!(a.iter().all(|p| *p > 0.0 && *p <= 1.0));
+    }
+
+    /// C(n, k) as f64.
+    fn choose(n: u64, k: u64) -> f64 {
+        (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+    }
+
+    /// Ties count in both tails (case f11): with nothing selected every p_sim is 1; an empty
+    /// cell among empty neighbours is not extreme; and p_sim approaches the exact
+    /// hypergeometric tail of the conditional randomisation.
+    #[test]
+    fn ties_are_in_both_tails_and_p_sim_matches_the_exact_tail() {
+        let n = 50usize;
+        // A ring with neighbours i±1, i±2 (k = 4).
+        let nb: Vec<Vec<u32>> = (0..n)
+            .map(|i| {
+                [n - 2, n - 1, 1, 2]
+                    .iter()
+                    .map(|d| ((i + d) % n) as u32)
+                    .collect()
+            })
+            .collect();
+        let none = permutation_p(&vec![0.0; n], &nb, 999, 1);
+        assert!(none.iter().all(|p| *p == 1.0), "{none:?}");
+
+        // Ones at cells 0, 1 and 30.
+        let mut x = vec![0.0; n];
+        for i in [0, 1, 30] {
+            x[i] = 1.0;
+        }
+        let r = 19_999;
+        let p = permutation_p(&x, &nb, r, 3);
+        let c49 = choose(49, 4);
+        // Cell 15: 0 among zeros, obs 0. Its 4 draws come from 49 cells holding 3 ones:
+        // P(sum <= 0) = C(46,4)/C(49,4), P(sum >= 0) = 1.
+        let exact = choose(46, 4) / c49;
+        assert!((p[15] - exact).abs() < 0.015, "{} vs {exact}", p[15]);
+        // Cell 0: value 1 with one 1 among its neighbours (cell 1), obs 2. The draws come
+        // from 49 cells holding 2 ones: P(sum >= 2) = P(H >= 1) = 1 − C(47,4)/C(49,4), which
+        // is smaller than P(sum <= 2) = 1 − P(H = 2).
+        let exact = 1.0 - choose(47, 4) / c49;
+        assert!((p[0] - exact).abs() < 0.015, "{} vs {exact}", p[0]);
     }
 }
