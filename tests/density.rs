@@ -295,3 +295,85 @@ fn one_run_writes_count_and_harm_surfaces() {
         assert!((meta["surface"]["total_weight"].as_f64().unwrap() - want).abs() < 1e-6 * want);
     }
 }
+
+/// Case f08: incidents on one snapped point give no automatic bandwidth (refused, naming the
+/// flag), for every rule and for `hotspots` as for `kde`; an automatic bandwidth under the
+/// cell size is raised to it, so no incident vanishes from the surface.
+#[test]
+fn automatic_bandwidths_need_spread_and_are_never_under_the_cell_size() {
+    let dir = tmp();
+    let d = dir.path();
+    let mut text = String::from("id,offence,occurred_from,occurred_to,longitude,latitude\n");
+    for i in 0..12 {
+        text += &format!(
+            "R{i},Robbery,2025-05-{:02}T22:00:00,,1.3812,51.3897\n",
+            i + 1
+        );
+    }
+    let csv = write(d, "one_point.csv", &text);
+    let out = d.join("k.asc");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    for rule in ["auto", "auto:scott", "auto:cv"] {
+        for cmd in ["kde", "hotspots"] {
+            let out = if cmd == "kde" {
+                out.clone()
+            } else {
+                d.join("h.geojson")
+            };
+            let err = run_err(&[
+                cmd,
+                "--incidents",
+                &s(&csv),
+                "--rejects",
+                "/dev/null",
+                "--bandwidth-m",
+                rule,
+                "--out",
+                &s(&out),
+            ]);
+            assert!(
+                err.contains("no spread") && err.contains("--bandwidth-m"),
+                "{cmd} {rule}: {err}"
+            );
+        }
+    }
+    // Two incidents 3 m apart: ArcGIS's rule gives about 1.2 m; raised to the 50 m cell.
+    let csv = write(
+        d,
+        "close.csv",
+        "id,offence,occurred_from,occurred_to,easting,northing\n\
+         a,Robbery,2025-05-01T22:00:00,,637400,167900\n\
+         b,Robbery,2025-05-02T22:00:00,,637403,167900\n",
+    );
+    run_ok(&[
+        "kde",
+        "--incidents",
+        &s(&csv),
+        "--rejects",
+        "/dev/null",
+        "--cell-m",
+        "50",
+        "--out",
+        &s(&out),
+    ]);
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["surface"]["bandwidth_m"], 50.0, "{meta}");
+    let method = meta["surface"]["bandwidth_method"].as_str().unwrap();
+    assert!(
+        method.starts_with("arcgis (raised to the cell size"),
+        "{method}"
+    );
+    // The surface holds both incidents: sum × cell area (km²) ≈ 2.
+    let asc = std::fs::read_to_string(&out).unwrap();
+    let total: f64 = asc
+        .lines()
+        .skip(6)
+        .flat_map(|l| l.split_whitespace())
+        .filter_map(|v| v.parse::<f64>().ok())
+        .filter(|v| *v > 0.0)
+        .sum();
+    let mass = total * 0.05 * 0.05;
+    assert!((mass - 2.0).abs() < 0.1, "{mass}");
+}

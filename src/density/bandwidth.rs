@@ -1,9 +1,17 @@
 //! Automatic bandwidth rules.
 
+/// Least spread, metres, from which a bandwidth is chosen automatically: incidents whose
+/// standard distance (or, for Scott's rule, either axis's standard deviation) is below it
+/// have no spread to measure (police.uk snapping puts many on one point, and the mean of
+/// seven or more equal coordinates is not bit-exact, so the test cannot be for zero).
+pub const MIN_SPREAD_M: f64 = 1.0;
+
 /// ArcGIS Kernel Density's default search radius (Silverman's rule of thumb, spatial variant):
 /// h = 0.9 · min(SD, √(1/ln 2) · Dm) · n^(−1/5), with SD the standard distance (root mean
 /// squared distance to the mean centre) and Dm the median distance to the mean centre (metres).
-/// Returns `None` for fewer than two points or no spread.
+/// Where √(1/ln 2) · Dm is below [`MIN_SPREAD_M`] (more than half the points on the mean
+/// centre) SD alone is used. Returns `None` for fewer than two points or SD below
+/// [`MIN_SPREAD_M`].
 pub fn arcgis_bandwidth_m(xs: &[f64], ys: &[f64]) -> Option<f64> {
     let n = xs.len();
     if n < 2 || ys.len() != n {
@@ -17,19 +25,27 @@ pub fn arcgis_bandwidth_m(xs: &[f64], ys: &[f64]) -> Option<f64> {
         .map(|(x, y)| ((x - mx).powi(2) + (y - my).powi(2)).sqrt())
         .collect();
     let sd = (d.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
+    if !(sd >= MIN_SPREAD_M) {
+        return None;
+    }
     d.sort_by(f64::total_cmp);
     let dm = if n % 2 == 1 {
         d[n / 2]
     } else {
         0.5 * (d[n / 2 - 1] + d[n / 2])
     };
-    let spread = sd.min((1.0 / std::f64::consts::LN_2).sqrt() * dm);
-    let h = 0.9 * spread * (n as f64).powf(-0.2);
-    (h > 0.0).then_some(h)
+    let dm_term = (1.0 / std::f64::consts::LN_2).sqrt() * dm;
+    let spread = if dm_term >= MIN_SPREAD_M {
+        sd.min(dm_term)
+    } else {
+        sd
+    };
+    Some(0.9 * spread * (n as f64).powf(-0.2))
 }
 
 /// Scott's 2-D normal reference rule (as spatstat's bw.scott): σ per axis = sd · n^(−1/6).
-/// Returns the geometric mean of the two σ, metres (a Gaussian σ; for a quartic use √8·σ).
+/// Returns the geometric mean of the two σ, metres (a Gaussian σ; for a quartic use √8·σ);
+/// `None` for fewer than two points or either axis's sd below [`MIN_SPREAD_M`].
 pub fn scott_bandwidth_m(xs: &[f64], ys: &[f64]) -> Option<f64> {
     let n = xs.len();
     if n < 2 || ys.len() != n {
@@ -39,9 +55,12 @@ pub fn scott_bandwidth_m(xs: &[f64], ys: &[f64]) -> Option<f64> {
         let m = v.iter().sum::<f64>() / n as f64;
         (v.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt()
     };
+    let (sx, sy) = (sd(xs), sd(ys));
+    if !(sx >= MIN_SPREAD_M && sy >= MIN_SPREAD_M) {
+        return None;
+    }
     let f = (n as f64).powf(-1.0 / 6.0);
-    let s = (sd(xs) * f * sd(ys) * f).sqrt();
-    (s > 0.0).then_some(s)
+    Some((sx * f * sy * f).sqrt())
 }
 
 /// Most points used by [`cv_bandwidth_m`]; larger inputs are thinned by a fixed stride, so
@@ -112,6 +131,31 @@ pub fn cv_bandwidth_m(xs: &[f64], ys: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Case f08: many incidents on one snapped point have no spread, however their mean
+    /// rounds; every automatic rule refuses them rather than return a bandwidth of 1e-10 m.
+    #[test]
+    fn coincident_points_have_no_automatic_bandwidth() {
+        for n in [2usize, 5, 7, 12, 20, 200] {
+            // EPSG:27700 of a snapped police.uk point, as the lattice transform gives it.
+            let xs = vec![637_411.123_456_789; n];
+            let ys = vec![167_893.987_654_321; n];
+            assert_eq!(arcgis_bandwidth_m(&xs, &ys), None, "n = {n}");
+            assert_eq!(scott_bandwidth_m(&xs, &ys), None, "n = {n}");
+            assert_eq!(cv_bandwidth_m(&xs, &ys), None, "n = {n}");
+        }
+        // On one line: Scott's per-axis rule has no spread across it.
+        let xs: Vec<f64> = (0..20).map(|i| 600_000.0 + 50.0 * i as f64).collect();
+        assert_eq!(scott_bandwidth_m(&xs, &[160_000.0; 20]), None);
+        // More than half on the mean centre: SD alone, as computed here independently.
+        let mut xs = vec![0.0; 7];
+        let mut ys = vec![0.0; 7];
+        xs.extend([100.0, -100.0]);
+        ys.extend([0.0, 0.0]);
+        let sd = (2.0f64 * 100.0 * 100.0 / 9.0).sqrt();
+        let h = arcgis_bandwidth_m(&xs, &ys).unwrap();
+        assert!((h - 0.9 * sd * 9f64.powf(-0.2)).abs() < 1e-9, "{h}");
+    }
 
     #[test]
     fn arcgis_four_point_vector() {

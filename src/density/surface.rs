@@ -207,7 +207,7 @@ pub enum SurfaceError {
     #[error("no incidents pass the filters")]
     NoIncidents,
     /// An automatic rule could not choose a bandwidth.
-    #[error("cannot choose a bandwidth automatically from {0} incident(s) with no spread; give --bandwidth-m in metres")]
+    #[error("cannot choose a bandwidth automatically from {0} incident(s) with no spread (standard distance under 1 m: they share one location); give --bandwidth-m in metres")]
     NoBandwidth(usize),
     /// Bad grid parameters.
     #[error("{0}")]
@@ -301,6 +301,21 @@ pub fn compute_surface(
             };
             (h, "likelihood-cv".to_string())
         }
+    };
+    // An automatic bandwidth under the cell size would let incidents fall between cell
+    // centres and vanish from the surface: it is raised to the cell size, and the method
+    // says so.
+    let (h, method) = if method != "fixed" && h < grid.cell_m {
+        tracing::warn!(
+            "the {method} bandwidth {h:.1} m is under the cell size: raised to {} m",
+            grid.cell_m
+        );
+        (
+            grid.cell_m,
+            format!("{method} (raised to the cell size from {h:.1} m)"),
+        )
+    } else {
+        (h, method)
     };
     if !(h.is_finite() && h > 0.0 && h <= MAX_BANDWIDTH_M) {
         return Err(SurfaceError::Grid(format!(
