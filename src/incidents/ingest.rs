@@ -109,6 +109,9 @@ struct Columns {
     victim_age: Option<usize>,
     suspect_age: Option<usize>,
     location_type: Option<usize>,
+    /// Numbers may use a decimal comma (`51,2734`): the file is semicolon-delimited, as
+    /// spreadsheets in continental locales write it.
+    decimal_comma: bool,
 }
 
 const POLICE_UK: [&str; 6] = [
@@ -156,6 +159,7 @@ fn detect(headers: &ByteRecord, file: &str) -> Result<Columns, IngestError> {
         victim_age: find("victim_age"),
         suspect_age: find("suspect_age"),
         location_type: find("location_type"),
+        decimal_comma: false,
     };
     let pu = missing(&POLICE_UK);
     if pu.is_empty() {
@@ -456,26 +460,44 @@ impl<'a> Ingester<'a> {
     /// hashed on a second thread while this one checks and stores them, chunk by chunk in file
     /// order: the result is the same as on one thread, in less wall time.
     pub fn ingest_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<(), IngestError> {
+        // The file's SHA-256 is of its bytes as they are; the records are read from its text
+        // decoded to UTF-8 (see `decode_text`).
+        let original = bytes;
+        let (text, encoding) = decode_text(bytes);
+        let bytes: &[u8] = &text;
+        let delimiter = detect_delimiter(bytes);
         // Records are split by simd-csv (SIMD search for delimiters, quotes and newlines):
         // 0.11 s for the 96 MB benchmark file against the `csv` crate's 0.21 s.
         let mut rdr = simd_csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
+            .delimiter(delimiter)
             .from_reader(bytes);
         let headers = rdr
             .byte_headers()
             .map_err(|e| csv_error(name, 1, &e))?
             .clone();
-        let cols = detect(&headers, name).map_err(|e| match diagnose_header(name, bytes) {
+        let mut cols = detect(&headers, name).map_err(|e| match diagnose_header(name, bytes) {
             Some(message) => IngestError::Header {
                 file: name.to_string(),
                 message,
             },
             None => e,
         })?;
+        cols.decimal_comma = delimiter == b';';
+        if encoding != Encoding::Utf8 {
+            tracing::warn!("{name}: read as {} (not UTF-8)", encoding.label());
+        }
         let mut file_report = FileReport {
             file: name.to_string(),
             format: cols.format.slug().to_string(),
+            encoding: encoding.label().to_string(),
+            delimiter: match delimiter {
+                b';' => "semicolon",
+                b'\t' => "tab",
+                _ => "comma",
+            }
+            .to_string(),
             ..Default::default()
         };
         let mut lines = LineCounter::new(bytes);
@@ -505,7 +527,7 @@ impl<'a> Ingester<'a> {
                     break;
                 }
             }
-            sha256_hex(bytes)
+            sha256_hex(original)
         } else {
             std::thread::scope(|scope| -> Result<String, IngestError> {
                 // Three chunk buffers circulate: one being split, one queued, one being checked.
@@ -524,7 +546,7 @@ impl<'a> Ingester<'a> {
                         }
                     }
                     drop(full_tx);
-                    sha256_hex(bytes)
+                    sha256_hex(original)
                 });
                 loop {
                     let chunk = full_rx
@@ -893,17 +915,21 @@ impl<'a> Ingester<'a> {
         }
         let harm = match cols.harm.map(text).transpose()? {
             None | Some("") => f32::NAN,
-            Some(h) => h
-                .parse::<f32>()
-                .ok()
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| {
-                    problem(
-                        RejectReason::BadHarmWeight,
-                        cols.harm.unwrap_or(0),
-                        "harm_weight must be a number ≥ 0",
-                    )
-                })?,
+            Some(h) => (if cols.decimal_comma {
+                h.replacen(',', ".", 1)
+            } else {
+                h.to_string()
+            })
+            .parse::<f32>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| {
+                problem(
+                    RejectReason::BadHarmWeight,
+                    cols.harm.unwrap_or(0),
+                    "harm_weight must be a number ≥ 0",
+                )
+            })?,
         };
         let age = |c: Option<usize>| -> Result<u8, Problem> {
             match c.map(text).transpose()? {
@@ -969,6 +995,13 @@ fn parse_coords(cols: &Columns, xs: &str, ys: &str) -> Result<(f64, f64), Proble
         ));
     }
     let num = |s: &str, i: usize, n: &str| -> Result<f64, Problem> {
+        let comma;
+        let s = if cols.decimal_comma && s.contains(',') {
+            comma = s.replacen(',', ".", 1);
+            comma.as_str()
+        } else {
+            s
+        };
         super::decimal::parse_f64(s)
             .filter(|v| v.is_finite())
             .ok_or_else(|| {
@@ -1040,9 +1073,6 @@ fn diagnose_header(name: &str, bytes: &[u8]) -> Option<String> {
     if name.ends_with(".hsnap") {
         return Some("the name ends .hsnap but the file is not a snapshot (damaged or cut short?): make it again with `hotspots ingest --out FILE.hsnap`".into());
     }
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Some("the file is UTF-16 (Excel's \"Unicode Text\"): save it as \"CSV UTF-8 (comma delimited)\"".into());
-    }
     let head = &bytes[..bytes.len().min(4096)];
     if head.iter().filter(|&&b| b == 0).count() > head.len() / 4 {
         return Some(
@@ -1057,18 +1087,85 @@ fn diagnose_header(name: &str, bytes: &[u8]) -> Option<String> {
                 .into(),
         );
     }
-    let line = &head[..first_line_end.unwrap_or(head.len())];
-    let count = |c: u8| line.iter().filter(|&&b| b == c).count();
-    if count(b',') == 0 {
-        for (c, what) in [(b';', "semicolons"), (b'\t', "tabs")] {
-            if count(c) >= 3 {
-                return Some(format!(
-                    "the header is separated by {what}, not commas: save the file as comma-separated CSV"
-                ));
-            }
+    None
+}
+
+/// The encoding a file was read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// UTF-8 (with or without a byte-order mark).
+    Utf8,
+    /// UTF-16 with a byte-order mark (Excel's "Unicode Text").
+    Utf16,
+    /// Windows-1252 throughout (Excel's "CSV (Comma delimited)" on Windows).
+    Windows1252,
+    /// UTF-8 with some bytes that are not, read as Windows-1252 (a file pasted together
+    /// from two exports).
+    MixedUtf8Windows1252,
+}
+
+impl Encoding {
+    /// As recorded in the file's report.
+    fn label(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "UTF-8",
+            Encoding::Utf16 => "UTF-16",
+            Encoding::Windows1252 => "windows-1252",
+            Encoding::MixedUtf8Windows1252 => "UTF-8 with windows-1252 bytes",
         }
     }
-    None
+}
+
+/// A file's text as UTF-8, and the encoding it was read in. UTF-16 needs its byte-order
+/// mark; UTF-8 is taken as it is (no copy); a file that is not valid UTF-8 and holds no
+/// multi-byte UTF-8 sequence is Windows-1252 (every byte maps to a character, so nothing is
+/// lost), and one that mixes both keeps its valid UTF-8 and reads each other byte as
+/// Windows-1252. Decoding is by `encoding_rs` (the WHATWG Encoding Standard's tables). A
+/// UTF-8 byte-order mark is left for the header reader to drop.
+fn decode_text(bytes: &[u8]) -> (std::borrow::Cow<'_, [u8]>, Encoding) {
+    use std::borrow::Cow;
+    if let Some((enc, _)) = encoding_rs::Encoding::for_bom(bytes) {
+        if enc != encoding_rs::UTF_8 {
+            let (text, _, _) = enc.decode(bytes);
+            return (Cow::Owned(text.into_owned().into_bytes()), Encoding::Utf16);
+        }
+    }
+    if std::str::from_utf8(bytes).is_ok() {
+        return (Cow::Borrowed(bytes), Encoding::Utf8);
+    }
+    let multibyte = bytes
+        .utf8_chunks()
+        .any(|c| c.valid().chars().any(|ch| ch.len_utf8() > 1));
+    if !multibyte {
+        let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+        return (
+            Cow::Owned(text.into_owned().into_bytes()),
+            Encoding::Windows1252,
+        );
+    }
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 8);
+    for chunk in bytes.utf8_chunks() {
+        out.extend_from_slice(chunk.valid().as_bytes());
+        let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(chunk.invalid());
+        out.extend_from_slice(text.as_bytes());
+    }
+    (Cow::Owned(out), Encoding::MixedUtf8Windows1252)
+}
+
+/// The field delimiter, from the header line: a comma, or a semicolon or tab when the header
+/// has none of the others and at least two of it (spreadsheets in continental locales write
+/// semicolons, with decimal commas; "Text (Tab delimited)" writes tabs).
+fn detect_delimiter(bytes: &[u8]) -> u8 {
+    let line = bytes.split(|&b| b == b'\n').next().unwrap_or(b"");
+    let count = |c: u8| line.iter().filter(|&&b| b == c).count();
+    let (commas, semis, tabs) = (count(b','), count(b';'), count(b'\t'));
+    if commas == 0 && semis >= 2 && tabs == 0 {
+        b';'
+    } else if commas == 0 && tabs >= 2 && semis == 0 {
+        b'\t'
+    } else {
+        b','
+    }
 }
 
 fn csv_error(file: &str, line: u64, e: &impl std::fmt::Display) -> IngestError {

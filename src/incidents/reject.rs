@@ -111,6 +111,13 @@ pub struct FileReport {
     pub format: String,
     /// SHA-256 of the file, hex.
     pub sha256: String,
+    /// The encoding it was read in: `UTF-8`, `UTF-16`, `windows-1252`, or `UTF-8 with
+    /// windows-1252 bytes` (empty in snapshots made before this was recorded).
+    #[serde(default)]
+    pub encoding: String,
+    /// The field delimiter: `comma`, `semicolon` (with decimal commas) or `tab`.
+    #[serde(default)]
+    pub delimiter: String,
     /// Data rows read (header excluded).
     pub rows_read: u64,
     /// Rows accepted.

@@ -346,7 +346,7 @@ pub fn gistar_fields() -> Vec<Field> {
         Field::new(
             "p_sim",
             Real,
-            "conditional-randomisation pseudo p (null without permutations)",
+            "conditional-randomisation pseudo p, (min(#perm ≥ obs, #perm ≤ obs) + 1)/(permutations + 1): a tie counts in both tails, so a cell every permutation ties (an empty cell among empty ones) has 1, not 0.001 (null without permutations)",
         )
         .with_sdc(Sdc::Exact),
         Field::new(

@@ -113,6 +113,7 @@ mod tests {
                 rows_read: read,
                 accepted,
                 rejected: read - accepted,
+                ..Default::default()
             }],
             ..Default::default()
         }
