@@ -25,7 +25,8 @@ pub fn arcgis_bandwidth_m(xs: &[f64], ys: &[f64]) -> Option<f64> {
         .map(|(x, y)| ((x - mx).powi(2) + (y - my).powi(2)).sqrt())
         .collect();
     let sd = (d.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
-    if !(sd >= MIN_SPREAD_M) {
+    // (Also refuses a NaN spread.)
+    if sd.is_nan() || sd < MIN_SPREAD_M {
         return None;
     }
     d.sort_by(f64::total_cmp);
@@ -56,7 +57,7 @@ pub fn scott_bandwidth_m(xs: &[f64], ys: &[f64]) -> Option<f64> {
         (v.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt()
     };
     let (sx, sy) = (sd(xs), sd(ys));
-    if !(sx >= MIN_SPREAD_M && sy >= MIN_SPREAD_M) {
+    if sx.is_nan() || sy.is_nan() || sx < MIN_SPREAD_M || sy < MIN_SPREAD_M {
         return None;
     }
     let f = (n as f64).powf(-1.0 / 6.0);
