@@ -228,41 +228,20 @@ impl<W: Write> CrcWriter<W> {
 /// file is missing or not a readable snapshot). What an ingest compares a new snapshot
 /// with before replacing the file.
 pub fn snapshot_incidents(path: &Path) -> Option<u64> {
-    let mut f = File::open(path).ok()?;
-    let mut head = [0u8; 16];
-    f.read_exact(&mut head).ok()?;
-    if head[..8] != MAGIC {
-        return None;
-    }
-    let len = u64::from_le_bytes(head[8..16].try_into().ok()?);
-    if len > MAX_HEADER_BYTES {
-        return None;
-    }
-    let mut json = vec![0u8; len as usize];
-    f.read_exact(&mut json).ok()?;
-    serde_json::from_slice::<SnapshotHeader>(&json)
-        .ok()
-        .map(|h| h.incidents)
-}
-
-/// Reads a snapshot made with `pack`: the store and the accounting of the ingest that made it.
-pub fn read_snapshot(
-    path: &Path,
-    pack: &BoundaryPack,
-) -> Result<(IncidentStore, IngestReport), SnapshotError> {
     let name = path.display().to_string();
-    little_endian(&name)?;
-    let file = File::open(path).map_err(|source| SnapshotError::Io {
-        file: name.clone(),
-        source,
-    })?;
-    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let file = File::open(path).ok()?;
+    let file_len = file.metadata().ok()?.len();
     let mut r = SnapshotReader {
         name: &name,
         inner: file,
         crc: crc32fast::Hasher::new(),
         left: file_len,
     };
+    read_header(&mut r).ok().map(|h| h.incidents)
+}
+
+/// Reads and checks the magic, the header length and the JSON header.
+fn read_header(r: &mut SnapshotReader<'_>) -> Result<SnapshotHeader, SnapshotError> {
     let mut magic = [0u8; 8];
     r.fill(&mut magic, "magic")?;
     if magic[..5] != MAGIC[..5] {
@@ -285,8 +264,28 @@ pub fn read_snapshot(
     }
     let mut json = vec![0u8; header_len as usize];
     r.fill(&mut json, "header")?;
-    let h: SnapshotHeader =
-        serde_json::from_slice(&json).map_err(|e| r.bad(format!("header: {e}")))?;
+    serde_json::from_slice(&json).map_err(|e| r.bad(format!("header: {e}")))
+}
+
+/// Reads a snapshot made with `pack`: the store and the accounting of the ingest that made it.
+pub fn read_snapshot(
+    path: &Path,
+    pack: &BoundaryPack,
+) -> Result<(IncidentStore, IngestReport), SnapshotError> {
+    let name = path.display().to_string();
+    little_endian(&name)?;
+    let file = File::open(path).map_err(|source| SnapshotError::Io {
+        file: name.clone(),
+        source,
+    })?;
+    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut r = SnapshotReader {
+        name: &name,
+        inner: file,
+        crc: crc32fast::Hasher::new(),
+        left: file_len,
+    };
+    let h = read_header(&mut r)?;
     let fingerprint = pack.fingerprint();
     if h.boundaries_fingerprint != fingerprint {
         return Err(SnapshotError::OtherPack {

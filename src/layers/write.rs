@@ -60,43 +60,44 @@ impl LayerFormat {
     }
 }
 
-/// Why a layer could not be written.
+/// Why a layer could not be written. The underlying error is in the message (a field named
+/// `cause`, not `source`, so the error chain the CLI prints does not say it twice).
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// The extension names no format.
     #[error("{0}: unknown output format (use .geojson, .gpkg, .fgb or .csv)")]
     UnknownFormat(PathBuf),
     /// File system.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}: {cause}")]
     Io {
         /// The target.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// GeoPackage.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}: {cause}")]
     Gpkg {
         /// The target.
         path: PathBuf,
         /// The error.
-        source: super::gpkg::GpkgError,
+        cause: super::gpkg::GpkgError,
     },
     /// FlatGeobuf.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}: {cause}")]
     Fgb {
         /// The target.
         path: PathBuf,
         /// The error.
-        source: super::fgb::FgbError,
+        cause: super::fgb::FgbError,
     },
     /// CSV.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}: {cause}")]
     Csv {
         /// The target.
         path: PathBuf,
         /// The error.
-        source: super::csv::CsvError,
+        cause: super::csv::CsvError,
     },
 }
 
@@ -121,9 +122,9 @@ pub fn write_layer_with(
     gpkg_last_change: Option<&str>,
 ) -> Result<LayerFormat, WriteError> {
     let format = LayerFormat::from_path(path)?;
-    let io = |source| WriteError::Io {
+    let io = |cause| WriteError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     // Whole or not at all, keeping the permissions of the file replaced.
     let tmp = crate::output::AtomicFile::create(path).map_err(io)?;
@@ -151,9 +152,9 @@ fn write_to(
     gpkg_last_change: Option<&str>,
 ) -> Result<(), WriteError> {
     let path = target.to_path_buf();
-    let io = |source| WriteError::Io {
+    let io = |cause| WriteError::Io {
         path: target.to_path_buf(),
-        source,
+        cause,
     };
     let file = || {
         std::fs::OpenOptions::new()
@@ -177,17 +178,17 @@ fn write_to(
             w.flush().map_err(io)?;
         }
         LayerFormat::GeoPackage => super::gpkg::write_gpkg(t, crs, tmp, gpkg_last_change)
-            .map_err(|source| WriteError::Gpkg { path, source })?,
+            .map_err(|cause| WriteError::Gpkg { path, cause })?,
         LayerFormat::FlatGeobuf => {
             let mut w = file().map_err(io)?;
             super::fgb::write_fgb(t, crs, &mut w)
-                .map_err(|source| WriteError::Fgb { path, source })?;
+                .map_err(|cause| WriteError::Fgb { path, cause })?;
             w.flush().map_err(io)?;
         }
         LayerFormat::Csv => {
             let mut w = file().map_err(io)?;
             super::csv::write_csv(t, crs, &mut w)
-                .map_err(|source| WriteError::Csv { path, source })?;
+                .map_err(|cause| WriteError::Csv { path, cause })?;
             w.flush().map_err(io)?;
         }
     }
@@ -202,9 +203,9 @@ pub fn layer_bytes(
     format: LayerFormat,
 ) -> Result<Vec<u8>, WriteError> {
     let here = PathBuf::from(format!("{}.{}", t.name, format.extension()));
-    let io = |source| WriteError::Io {
+    let io = |cause| WriteError::Io {
         path: here.clone(),
-        source,
+        cause,
     };
     match format {
         LayerFormat::GeoPackage => {
@@ -223,17 +224,17 @@ pub fn layer_bytes(
         .map_err(|e| io(e.into())),
         LayerFormat::FlatGeobuf => {
             let mut v = Vec::new();
-            super::fgb::write_fgb(t, crs, &mut v).map_err(|source| WriteError::Fgb {
+            super::fgb::write_fgb(t, crs, &mut v).map_err(|cause| WriteError::Fgb {
                 path: here.clone(),
-                source,
+                cause,
             })?;
             Ok(v)
         }
         LayerFormat::Csv => {
             let mut v = Vec::new();
-            super::csv::write_csv(t, crs, &mut v).map_err(|source| WriteError::Csv {
+            super::csv::write_csv(t, crs, &mut v).map_err(|cause| WriteError::Csv {
                 path: here.clone(),
-                source,
+                cause,
             })?;
             Ok(v)
         }
