@@ -357,8 +357,8 @@ impl ServeConfig {
                 format!("{} must be 0.1 to 3600 seconds", c.refresh.watch_s),
             ));
         }
-        if let Err((key, why)) = c.limits.check() {
-            return Err(invalid(key, why));
+        if let Err(e) = c.limits.check() {
+            return Err(invalid(e.key, e.message));
         }
         if c.disclosure.min_count < 2 {
             return Err(invalid(

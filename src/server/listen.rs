@@ -49,13 +49,28 @@ impl Default for Limits {
     }
 }
 
+/// A `[limits]` value out of its bounds.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct LimitError {
+    /// The config key, e.g. `limits.max_connections`.
+    pub key: &'static str,
+    /// What it must be.
+    pub message: String,
+}
+
 impl Limits {
     /// Checks the bounds.
     ///
     /// # Errors
     /// A zero or absurd value: its `limits.` key and what it must be.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        let bad = |k: &'static str, why: &str| Err((k, why.to_string()));
+    pub fn check(&self) -> Result<(), LimitError> {
+        let bad = |key: &'static str, why: &str| {
+            Err(LimitError {
+                key,
+                message: why.to_string(),
+            })
+        };
         if !(1..=1_000_000).contains(&self.max_connections) {
             return bad("limits.max_connections", "must be 1 to 1,000,000");
         }
