@@ -40,6 +40,10 @@ for z = 8, 14 do
   end
 end
 local kinds = { items, vectors, heat }
+-- KIND=items|vectors|heat keeps one kind only (to see which one is slow).
+local only = os.getenv("KIND")
+if only == "items" then kinds = { items } elseif only == "vectors" then kinds = { vectors }
+elseif only == "heat" then kinds = { heat } end
 
 local counter = 0
 local threads = 0
@@ -54,8 +58,8 @@ end
 
 function request()
   counter = counter + 1
-  local list = kinds[(counter % 3) + 1]
-  local p = list[(math.floor(counter / 3) % #list) + 1]
+  local list = kinds[(counter % #kinds) + 1]
+  local p = list[(math.floor(counter / #kinds) % #list) + 1]
   return wrk.format("GET", p, { ["Accept-Encoding"] = "gzip" })
 end
 

@@ -1121,7 +1121,9 @@ async fn density_tile(
             .surface(&s.data, selection.as_ref())
             .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         match ramped {
-            Some(r) => super::raster_tiles::render_tile(&r.surface, r.scale, z, x, y)
+            Some(r) => s
+                .heatmap
+                .render(&r, z, x, y)
                 .map_err(|e| (StatusCode::BAD_REQUEST, e)),
             None => super::raster_tiles::check_tile(z, x, y)
                 .map(|_| super::raster_tiles::blank_tile())

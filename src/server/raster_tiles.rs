@@ -1,9 +1,7 @@
 //! Raster heatmap tiles: the KDE surface colour-ramped into 256 × 256 Web Mercator PNGs,
 //! transparent off land and where the density is negligible.
 
-use std::cell::RefCell;
-
-use crate::crs::Transformer;
+use crate::crs::LatticeTransformer;
 use std::sync::Arc;
 
 use super::selection::Selection;
@@ -17,10 +15,6 @@ pub const TILE_PX: usize = 256;
 pub const MAX_ZOOM: u8 = 18;
 /// Lattice points per tile side for the PROJ transform (pixels in between interpolate).
 const LATTICE: usize = 17;
-
-thread_local! {
-    static TO_BNG: RefCell<Option<Transformer>> = const { RefCell::new(None) };
-}
 
 /// WGS84 longitude, latitude of a global Web Mercator pixel position at zoom `z`.
 pub fn pixel_to_lonlat(z: u8, gx: f64, gy: f64) -> (f64, f64) {
@@ -47,48 +41,68 @@ pub fn check_tile(z: u8, x: u32, y: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Renders tile z/x/y of `surface`, values scaled so `scale` is the top of the ramp.
-/// `Err` for a tile outside the zoom range or the world.
+/// Renders tile z/x/y of `surface`, values scaled so `scale` is the top of the ramp, with
+/// `to_bng` (a lattice over the surface, shared by every tile and thread: no PROJ set-up per
+/// request) for positions. A tile outside `bounds_deg` (WGS84 `[w, s, e, n]` of the surface)
+/// or with nothing to draw is the blank tile. `Err` for a tile outside the zoom range or the
+/// world.
 pub fn render_tile(
     surface: &Surface,
     scale: f64,
+    to_bng: &LatticeTransformer,
+    bounds_deg: [f64; 4],
     z: u8,
     x: u32,
     y: u32,
 ) -> Result<Vec<u8>, String> {
     check_tile(z, x, y)?;
-    // BNG positions at a lattice over the tile, by PROJ; pixels interpolate between them.
+    let px0 = f64::from(x) * TILE_PX as f64;
+    let py0 = f64::from(y) * TILE_PX as f64;
+    let (west, north) = pixel_to_lonlat(z, px0, py0);
+    let (east, south) = pixel_to_lonlat(z, px0 + TILE_PX as f64, py0 + TILE_PX as f64);
+    let [bw, bs, be, bn] = bounds_deg;
+    if west > be || east < bw || south > bn || north < bs {
+        return Ok(blank_tile());
+    }
+    // BNG positions at a lattice over the tile; pixels interpolate between them.
     let step = TILE_PX as f64 / (LATTICE - 1) as f64;
     let mut lattice: Vec<(f64, f64)> = Vec::with_capacity(LATTICE * LATTICE);
     for j in 0..LATTICE {
         for i in 0..LATTICE {
             lattice.push(pixel_to_lonlat(
                 z,
-                f64::from(x) * TILE_PX as f64 + i as f64 * step,
-                f64::from(y) * TILE_PX as f64 + j as f64 * step,
+                px0 + i as f64 * step,
+                py0 + j as f64 * step,
             ));
         }
     }
-    TO_BNG.with(|t| -> Result<(), String> {
-        let mut t = t.borrow_mut();
-        if t.is_none() {
-            *t = Some(Transformer::wgs84_to_bng().map_err(|e| e.to_string())?);
+    let lonlat = lattice.clone();
+    if to_bng.convert_in_place(&mut lattice).is_err() {
+        // Some lattice points lie outside the projection's domain (low zooms reach the
+        // poles): those are NaN, and the pixels that depend on them stay transparent.
+        for (p, &(lon, lat)) in lattice.iter_mut().zip(&lonlat) {
+            *p = to_bng.convert(lon, lat).unwrap_or((f64::NAN, f64::NAN));
         }
-        let Some(t) = t.as_ref() else {
-            return Ok(());
-        };
-        let lonlat = lattice.clone();
-        if t.convert_in_place(&mut lattice).is_err() {
-            // Some lattice points lie outside the projection's domain (low zooms reach the
-            // poles): those are NaN, and the pixels that depend on them stay transparent.
-            for (p, &(lon, lat)) in lattice.iter_mut().zip(&lonlat) {
-                *p = t.convert(lon, lat).unwrap_or((f64::NAN, f64::NAN));
-            }
-        }
-        Ok(())
-    })?;
+    }
     let g = &surface.grid;
+    // A tile wholly off the surface's grid (the sea, the rest of the world) is the blank
+    // tile, without drawing or encoding it. The lattice spans the tile, and bilinear
+    // interpolation stays inside the box of its points.
+    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+    for &(bx, by) in &lattice {
+        if bx.is_finite() && by.is_finite() {
+            (x0, y0, x1, y1) = (x0.min(bx), y0.min(by), x1.max(bx), y1.max(by));
+        }
+    }
+    let (gx1, gy1) = (
+        g.x0_m + g.nx as f64 * g.cell_m,
+        g.y0_m + g.ny as f64 * g.cell_m,
+    );
+    if x0 > gx1 || x1 < g.x0_m || y0 > gy1 || y1 < g.y0_m {
+        return Ok(blank_tile());
+    }
     let mut rgba = vec![0u8; TILE_PX * TILE_PX * 4];
+    let mut drawn = false;
     for py in 0..TILE_PX {
         let fy = (py as f64 + 0.5) / step;
         let (j, ty) = (
@@ -123,15 +137,22 @@ pub fn render_tile(
                 continue;
             }
             let c = ramp(t);
+            drawn = true;
             let k = (py * TILE_PX + px) * 4;
             rgba[k..k + 4].copy_from_slice(&[c.0, c.1, c.2, (90.0 + 150.0 * t) as u8]);
         }
+    }
+    if !drawn {
+        return Ok(blank_tile());
     }
     let mut out = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut out, TILE_PX as u32, TILE_PX as u32);
         enc.set_color(png::ColorType::Rgba);
         enc.set_depth(png::BitDepth::Eight);
+        // fdeflate's fast mode: several times quicker than the default level, for tiles a
+        // few kilobytes larger (a cold pass over thousands of tiles is CPU-bound).
+        enc.set_compression(png::Compression::Fast);
         let mut w = enc.write_header().map_err(|e| e.to_string())?;
         w.write_image_data(&rgba).map_err(|e| e.to_string())?;
     }
@@ -184,6 +205,8 @@ pub struct Heatmap {
     pub tier: crate::disclosure::Tier,
     /// The surface's extent, WGS84 [west, south, east, north] degrees.
     bounds_deg: [f64; 4],
+    /// WGS84 → BNG over `bounds_deg`, for every tile.
+    to_bng: Option<LatticeTransformer>,
     all: Arc<Ramped>,
     by_selection: quick_cache::sync::Cache<String, Option<Arc<Ramped>>>,
 }
@@ -223,11 +246,19 @@ impl Heatmap {
             ),
             Err(_) => [-180.0, -85.0511, 180.0, 85.0511],
         };
+        let to_bng = LatticeTransformer::wgs84_to_bng([
+            bounds_deg[0] - 0.05,
+            bounds_deg[1] - 0.05,
+            bounds_deg[2] + 0.05,
+            bounds_deg[3] + 0.05,
+        ])
+        .ok();
         Heatmap {
             opts,
             rules,
             tier,
             bounds_deg,
+            to_bng,
             all: Arc::new(Ramped::new(all)),
             by_selection: quick_cache::sync::Cache::new(SELECTION_SURFACES),
         }
@@ -268,6 +299,14 @@ impl Heatmap {
 }
 
 impl Heatmap {
+    /// Tile z/x/y of `r` (a surface from [`Heatmap::surface`]): see [`render_tile`].
+    pub fn render(&self, r: &Ramped, z: u8, x: u32, y: u32) -> Result<Vec<u8>, String> {
+        let Some(to_bng) = &self.to_bng else {
+            return Err("PROJ could not set up WGS84 to EPSG:27700".into());
+        };
+        render_tile(&r.surface, r.scale, to_bng, self.bounds_deg, z, x, y)
+    }
+
     /// The disclosure rules of selections, if the heatmap is controlled.
     pub fn rules(&self) -> Option<&crate::disclosure::Rules> {
         self.rules.as_ref()
