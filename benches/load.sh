@@ -4,7 +4,7 @@
 # service starts on the embedded default data. Reports wrk's latency distribution and
 # errors (socket errors, non-2xx answers), and the server's resident memory every 5 s:
 # after warm-up it should stay flat.
-# Usage: bash benches/load.sh [seconds, default 60] [connections, default 256]
+# Usage: [BIND=127.0.0.1:PORT] bash benches/load.sh [seconds, default 60] [connections, default 256]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
@@ -12,7 +12,7 @@ conns="${2:-256}"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 2; }
 cargo build --release --quiet
 log="$(mktemp)"
-./target/release/hotspots serve --bind 127.0.0.1:0 --rejects /dev/null 2>"$log" &
+./target/release/hotspots serve --bind "${BIND:-127.0.0.1:0}" --rejects /dev/null 2>"$log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 240); do

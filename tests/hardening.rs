@@ -651,6 +651,16 @@ fn unreadable_files_are_refused_with_their_real_cause() {
             format!("{header}\r{row}\r").into_bytes(),
             "CR only",
         ),
+        (
+            "cr50.csv",
+            String::from_utf8_lossy(hotspots::fixtures::DEFAULT_FIXTURE)
+                .lines()
+                .take(51)
+                .collect::<Vec<_>>()
+                .join("\r")
+                .into_bytes(),
+            "CR only",
+        ),
         ("empty.csv", Vec::new(), "empty"),
         ("empty.hsnap", Vec::new(), "not a snapshot"),
     ];
@@ -667,4 +677,31 @@ fn unreadable_files_are_refused_with_their_real_cause() {
         assert!(err.contains(name) && err.contains(cause), "{name}: {err}");
         assert!(!err.contains("missing column"), "{name}: {err}");
     }
+}
+
+/// A distance band is bounded in cell sides, and the refusal names the flag (a band of
+/// 100 km on 150 m cells took 23 GB before it was).
+#[test]
+fn a_distance_band_is_bounded_by_the_cell_size() {
+    let dir = tmp();
+    let out = dir.path().join("g.geojson");
+    let err = run_err(&[
+        "gistar",
+        "--rejects",
+        "/dev/null",
+        "--cells",
+        "grid:150",
+        "--neighbours",
+        "band:100000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("--neighbours band:100000") && err.contains("at most 1800 m"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // Errors name their cause once.
+    let err = run_err(&["stats", "--incidents", "/nonexistent/x.csv"]);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }

@@ -509,8 +509,8 @@ fn other_encodings_and_delimiters_read_to_the_same_incidents() {
         ),
         ("cp1252.csv", cp1252.into_owned(), "windows-1252", "comma"),
         ("mixed.csv", mixed, "UTF-8 with windows-1252 bytes", "comma"),
-        ("utf16le.csv", le, "UTF-16", "comma"),
-        ("utf16be.csv", be, "UTF-16", "comma"),
+        ("utf16le.csv", le, "UTF-16LE", "comma"),
+        ("utf16be.csv", be, "UTF-16BE", "comma"),
         (
             "semi.csv",
             join(";", true).into_bytes(),

@@ -72,6 +72,16 @@ fn request(a: &CellArgs, l: &Loaded) -> Result<GiRequest> {
         ),
         _ => anyhow::bail!("--neighbours {}: expected ring:K or band:D", a.neighbours),
     };
+    if let (Neighbourhood::Band(d), CellKind::Grid(side_m)) = (neighbourhood, cells) {
+        let most = crate::gistar::cells::MAX_BAND_CELLS * side_m;
+        if d > most {
+            anyhow::bail!(
+                "--neighbours {}: at most {most} m with --cells grid:{side_m} ({} cell sides; a band of D metres gives about πD²/{side_m}² neighbours per cell, and memory grows with it)",
+                a.neighbours,
+                crate::gistar::cells::MAX_BAND_CELLS
+            );
+        }
+    }
     Ok(GiRequest {
         cells,
         neighbourhood,

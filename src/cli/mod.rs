@@ -493,7 +493,24 @@ pub struct ShowArgs {
 /// Writes a fatal error as one log line (`error: …` with its causes), so it reads the same
 /// as the rest of the log and is JSON under `--log-format json`.
 pub fn report_error(e: &anyhow::Error) {
-    tracing::error!("{e:#}");
+    tracing::error!("{}", error_chain(e));
+}
+
+/// An error and its causes, outermost first, joined by ": ", leaving out a cause whose text
+/// the message already holds (many library errors name their cause in their own message).
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 pub fn run(cli: Cli) -> Result<()> {

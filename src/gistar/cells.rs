@@ -24,7 +24,8 @@ impl std::str::FromStr for CellKind {
     type Err = String;
     /// `h3:9` or `grid:150`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("cells '{s}': expected h3:R (R = 7..11) or grid:M (metres)");
+        let bad =
+            || format!("cells '{s}': expected h3:R (R = 7..11) or grid:M (M = 10..10000 metres)");
         let (k, v) = s.split_once(':').ok_or_else(bad)?;
         match k {
             "h3" => v
@@ -50,9 +51,15 @@ pub enum Neighbourhood {
     /// H3 grid disk of radius k (k = 1: the 6 touching cells); for squares, the
     /// (2k+1)² block (k = 1: queen contiguity).
     Ring(u32),
-    /// Every cell whose centre is within this many metres (squares only).
+    /// Every cell whose centre is within this many metres (squares only; at most
+    /// [`MAX_BAND_CELLS`] cell sides).
     Band(f64),
 }
+
+/// Largest distance band, in cell sides: about π·12² ≈ 450 neighbours per cell, four times
+/// ring:5's 120, keeping neighbour lists of Kent's land cells at 150 m (about 170,000) under
+/// 0.3 GB. Larger bands grow memory with the square of the distance.
+pub const MAX_BAND_CELLS: f64 = 12.0;
 
 /// A set of land cells with neighbour lists.
 #[derive(Debug, Clone)]

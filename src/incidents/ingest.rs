@@ -465,6 +465,14 @@ impl<'a> Ingester<'a> {
         let original = bytes;
         let (text, encoding) = decode_text(bytes);
         let bytes: &[u8] = &text;
+        // CR-only line ends read as one line: refuse, naming the cause, rather than read a
+        // header and no rows.
+        if !bytes.contains(&b'\n') && bytes.contains(&b'\r') {
+            return Err(IngestError::Header {
+                file: name.to_string(),
+                message: "lines end with CR only (classic Mac OS): save the file with LF or CRLF line ends".into(),
+            });
+        }
         let delimiter = detect_delimiter(bytes);
         // Records are split by simd-csv (SIMD search for delimiters, quotes and newlines):
         // 0.11 s for the 96 MB benchmark file against the `csv` crate's 0.21 s.
@@ -1095,8 +1103,10 @@ fn diagnose_header(name: &str, bytes: &[u8]) -> Option<String> {
 enum Encoding {
     /// UTF-8 (with or without a byte-order mark).
     Utf8,
-    /// UTF-16 with a byte-order mark (Excel's "Unicode Text").
-    Utf16,
+    /// UTF-16 little-endian with its byte-order mark (Excel's "Unicode Text").
+    Utf16Le,
+    /// UTF-16 big-endian with its byte-order mark.
+    Utf16Be,
     /// Windows-1252 throughout (Excel's "CSV (Comma delimited)" on Windows).
     Windows1252,
     /// UTF-8 with some bytes that are not, read as Windows-1252 (a file pasted together
@@ -1109,7 +1119,8 @@ impl Encoding {
     fn label(self) -> &'static str {
         match self {
             Encoding::Utf8 => "UTF-8",
-            Encoding::Utf16 => "UTF-16",
+            Encoding::Utf16Le => "UTF-16LE",
+            Encoding::Utf16Be => "UTF-16BE",
             Encoding::Windows1252 => "windows-1252",
             Encoding::MixedUtf8Windows1252 => "UTF-8 with windows-1252 bytes",
         }
@@ -1127,7 +1138,12 @@ fn decode_text(bytes: &[u8]) -> (std::borrow::Cow<'_, [u8]>, Encoding) {
     if let Some((enc, _)) = encoding_rs::Encoding::for_bom(bytes) {
         if enc != encoding_rs::UTF_8 {
             let (text, _, _) = enc.decode(bytes);
-            return (Cow::Owned(text.into_owned().into_bytes()), Encoding::Utf16);
+            let which = if enc == encoding_rs::UTF_16BE {
+                Encoding::Utf16Be
+            } else {
+                Encoding::Utf16Le
+            };
+            return (Cow::Owned(text.into_owned().into_bytes()), which);
         }
     }
     if std::str::from_utf8(bytes).is_ok() {

@@ -111,7 +111,7 @@ pub struct FileReport {
     pub format: String,
     /// SHA-256 of the file, hex.
     pub sha256: String,
-    /// The encoding it was read in: `UTF-8`, `UTF-16`, `windows-1252`, or `UTF-8 with
+    /// The encoding it was read in: `UTF-8`, `UTF-16LE`, `UTF-16BE`, `windows-1252`, or `UTF-8 with
     /// windows-1252 bytes` (empty in snapshots made before this was recorded).
     #[serde(default)]
     pub encoding: String,
