@@ -317,8 +317,96 @@ impl LatticeTransformer {
     }
 }
 
+/// An Ordnance Survey National Grid reference (`TG 51409 13177`, `SU387148`, `TQ7555`: two
+/// letters and an even number of digits up to 10, spaces ignored, any case) as EPSG:27700
+/// easting and northing in metres, at the centre of the square the reference names (a
+/// 6-figure reference names a 100 m square: its centre is 50 m from the south-west corner
+/// the digits give). The letters follow the OS scheme: the first names a 500 km square (H,
+/// J, N, O, S or T over Great Britain), the second a 100 km square within it, each from a
+/// 5 × 5 grid of A–Z without I (OS, "A guide to coordinate systems in Great Britain").
+///
+/// # Errors
+/// A message saying what is wrong (letters, digit count).
+pub fn parse_grid_ref(text: &str) -> Result<(f64, f64), String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let upper = compact.to_ascii_uppercase();
+    let mut chars = upper.chars();
+    let (Some(a), Some(b)) = (chars.next(), chars.next()) else {
+        return Err(format!(
+            "'{text}' is not a grid reference (two letters and digits)"
+        ));
+    };
+    let index = |c: char| -> Option<i64> {
+        if !c.is_ascii_uppercase() || c == 'I' {
+            return None;
+        }
+        let i = c as i64 - 'A' as i64;
+        Some(if i > 7 { i - 1 } else { i })
+    };
+    let (Some(l1), Some(l2)) = (index(a), index(b)) else {
+        return Err(format!(
+            "'{text}': grid letters must be two of A-Z without I"
+        ));
+    };
+    if !matches!(a, 'H' | 'J' | 'N' | 'O' | 'S' | 'T') {
+        return Err(format!(
+            "'{text}': the first letter must be H, J, N, O, S or T (Great Britain)"
+        ));
+    }
+    let digits: String = chars.collect();
+    if digits.is_empty() || !digits.len().is_multiple_of(2) || digits.len() > 10 {
+        return Err(format!(
+            "'{text}': a grid reference needs an even number of digits, 2 to 10"
+        ));
+    }
+    if !digits.bytes().all(|d| d.is_ascii_digit()) {
+        return Err(format!("'{text}': only digits may follow the two letters"));
+    }
+    let k = digits.len() / 2;
+    let unit = 10f64.powi(5 - k as i32);
+    let e_digits: f64 = digits[..k].parse::<f64>().map_err(|e| e.to_string())?;
+    let n_digits: f64 = digits[k..].parse::<f64>().map_err(|e| e.to_string())?;
+    let e100 = ((l1 - 2).rem_euclid(5)) * 5 + l2 % 5;
+    let n100 = (19 - (l1 / 5) * 5) - l2 / 5;
+    Ok((
+        e100 as f64 * 100_000.0 + e_digits * unit + unit / 2.0,
+        n100 as f64 * 100_000.0 + n_digits * unit + unit / 2.0,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
+    use super::parse_grid_ref;
+
+    /// OS grid references against their published easting and northing: the OS guide's
+    /// example TG 51409 13177 = 651409, 313177 (a 1 m square: centre +0.5), Ben Nevis NN 166
+    /// 712 = 216600, 771200 (100 m: +50), and a Kent reference.
+    #[test]
+    fn grid_references_give_the_centre_of_their_square() {
+        for (r, e, n) in [
+            ("TG 51409 13177", 651_409.5, 313_177.5),
+            ("NN166712", 216_650.0, 771_250.0),
+            ("tq 7565 5512", 575_655.0, 155_125.0),
+            ("TR 3 3", 635_000.0, 135_000.0),
+            ("SV 0 0", 5_000.0, 5_000.0),
+            ("HP 5 1", 455_000.0, 1_215_000.0),
+        ] {
+            let (x, y) = parse_grid_ref(r).unwrap();
+            assert_eq!((x, y), (e, n), "{r}");
+        }
+        for bad in [
+            "",
+            "T",
+            "TI 123 456",
+            "AB 123 456",
+            "TQ 123 45",
+            "TQ 12a 456",
+            "TQ 123456789012",
+        ] {
+            assert!(parse_grid_ref(bad).is_err(), "{bad}");
+        }
+    }
+
     /// The closed form against PROJ's own EPSG:4326 → EPSG:3857 over Kent and beyond.
     #[test]
     fn web_mercator_formula_matches_proj() {

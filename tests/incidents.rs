@@ -577,3 +577,36 @@ fn other_encodings_and_delimiters_read_to_the_same_incidents() {
         "{text}"
     );
 }
+
+/// Issue 18: a timed export may give positions as OS grid references (`grid_ref`), read as
+/// EPSG:27700 at the centre of the square named; a blank or bad reference is rejected with
+/// its reason, naming the column.
+#[test]
+fn grid_references_are_read_as_the_centre_of_their_square() {
+    let text = "id,offence,occurred_from,occurred_to,grid_ref\n\
+                g1,Robbery,2025-03-07T22:15:00,,TQ 7565 5512\n\
+                g2,Robbery,2025-03-07T22:15:00,,tq757551\n\
+                g3,Robbery,2025-03-07T22:15:00,,\n\
+                g4,Robbery,2025-03-07T22:15:00,,XX 1 2\n\
+                g5,Robbery,2025-03-07T22:15:00,,TQ 123 45\n";
+    let s = store_of("grid.csv", text.as_bytes());
+    assert_eq!(s.len(), 2);
+    assert_eq!((s.x_m[0], s.y_m[0]), (575_655.0, 155_125.0));
+    assert_eq!((s.x_m[1], s.y_m[1]), (575_750.0, 155_150.0));
+    let dir = tmp();
+    let p = write(dir.path(), "grid.csv", text);
+    let rejects = dir.path().join("r.csv");
+    let out = run_ok(&[
+        "stats",
+        "--json",
+        "--incidents",
+        p.to_str().unwrap(),
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rejected_by_reason"]["missing_coordinates"], 1, "{v}");
+    assert_eq!(v["rejected_by_reason"]["unparsable_coordinate"], 2, "{v}");
+    let r = std::fs::read_to_string(&rejects).unwrap();
+    assert_eq!(r.matches(",grid_ref,").count(), 3, "{r}");
+}

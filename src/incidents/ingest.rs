@@ -109,6 +109,9 @@ struct Columns {
     victim_age: Option<usize>,
     suspect_age: Option<usize>,
     location_type: Option<usize>,
+    /// An OS grid reference column, in place of two coordinate columns (`x` and `y` then
+    /// both name it, and positions are EPSG:27700).
+    grid_ref: Option<usize>,
     /// Numbers may use a decimal comma (`51,2734`): the file is semicolon-delimited, as
     /// spreadsheets in continental locales write it.
     decimal_comma: bool,
@@ -159,6 +162,7 @@ fn detect(headers: &ByteRecord, file: &str) -> Result<Columns, IngestError> {
         victim_age: find("victim_age"),
         suspect_age: find("suspect_age"),
         location_type: find("location_type"),
+        grid_ref: None,
         decimal_comma: false,
     };
     let pu = missing(&POLICE_UK);
@@ -185,13 +189,26 @@ fn detect(headers: &ByteRecord, file: &str) -> Result<Columns, IngestError> {
         ) {
             (Some(x), Some(y), _, _) => (InputFormat::TimedLonLat, x, y),
             (_, _, Some(x), Some(y)) => (InputFormat::TimedBng, x, y),
-            _ => {
-                return Err(IngestError::Header {
-                    file: file.into(),
-                    message: "timed format needs longitude,latitude or easting,northing columns"
-                        .into(),
-                })
+            _ if find("grid_ref").is_some() => {
+                let g = find("grid_ref").unwrap_or(0);
+                let mut c = base(
+                    InputFormat::TimedBng,
+                    find("id").unwrap_or(0),
+                    find("offence").unwrap_or(0),
+                    find("occurred_from").unwrap_or(0),
+                    find("occurred_to"),
+                    g,
+                    g,
+                );
+                c.grid_ref = Some(g);
+                return Ok(c);
             }
+            _ => return Err(IngestError::Header {
+                file: file.into(),
+                message:
+                    "timed format needs longitude,latitude or easting,northing or grid_ref columns"
+                        .into(),
+            }),
         };
         return Ok(base(
             format,
@@ -740,8 +757,9 @@ impl<'a> Ingester<'a> {
             p.y = y;
             return Ok(d);
         }
-        // Would the swapped pair land inside a district?
-        if self.swapped_lands(cols, p.x, p.y) {
+        // Would the swapped pair land inside a district? (A grid reference cannot be
+        // swapped.)
+        if cols.grid_ref.is_none() && self.swapped_lands(cols, p.x, p.y) {
             return Err(problem(
                 RejectReason::LikelySwappedLatLon,
                 cols.x,
@@ -860,19 +878,31 @@ impl<'a> Ingester<'a> {
             ));
         }
         let (xs, ys) = (text(cols.x)?, text(cols.y)?);
-        let (x, y) = match parse_coords(cols, xs, ys) {
-            // Out of range as given, in range swapped: a swap only if the swapped pair
-            // lands in a district; otherwise simply out of range.
-            Err(pr) if pr.reason == RejectReason::LikelySwappedLatLon => {
-                let n = |s: &str| super::decimal::parse_f64(s).unwrap_or(f64::NAN);
-                let (gx, gy) = (n(xs), n(ys));
-                return Err(if self.swapped_lands(cols, gx, gy) {
-                    pr
-                } else {
-                    out_of_range(cols, gx, gy)
-                });
+        let (x, y) = if let Some(g) = cols.grid_ref {
+            if xs.is_empty() {
+                return Err(problem(
+                    RejectReason::MissingCoordinates,
+                    g,
+                    "grid_ref is empty",
+                ));
             }
-            r => r?,
+            crate::crs::parse_grid_ref(xs)
+                .map_err(|m| problem(RejectReason::UnparsableCoordinate, g, m))?
+        } else {
+            match parse_coords(cols, xs, ys) {
+                // Out of range as given, in range swapped: a swap only if the swapped pair
+                // lands in a district; otherwise simply out of range.
+                Err(pr) if pr.reason == RejectReason::LikelySwappedLatLon => {
+                    let n = |s: &str| super::decimal::parse_f64(s).unwrap_or(f64::NAN);
+                    let (gx, gy) = (n(xs), n(ys));
+                    return Err(if self.swapped_lands(cols, gx, gy) {
+                        pr
+                    } else {
+                        out_of_range(cols, gx, gy)
+                    });
+                }
+                r => r?,
+            }
         };
         let (from, to, flags) = if timed {
             let f = text(cols.from)?;
