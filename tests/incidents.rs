@@ -539,15 +539,7 @@ fn other_encodings_and_delimiters_read_to_the_same_incidents() {
         // Recorded per file, and the SHA-256 is of the bytes as given.
         let p = dir.path().join(name);
         std::fs::write(&p, &bytes).unwrap();
-        let out = run_ok(&[
-            "stats",
-            "--json",
-            "--incidents",
-            p.to_str().unwrap(),
-            "--rejects",
-            "/dev/null",
-        ]);
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v = stats_json(&["--incidents", p.to_str().unwrap(), "--rejects", "/dev/null"]);
         let f = &v["files"][0];
         assert_eq!(f["encoding"], encoding, "{name}: {f}");
         assert_eq!(f["delimiter"], delimiter, "{name}: {f}");
@@ -596,15 +588,12 @@ fn grid_references_are_read_as_the_centre_of_their_square() {
     let dir = tmp();
     let p = write(dir.path(), "grid.csv", text);
     let rejects = dir.path().join("r.csv");
-    let out = run_ok(&[
-        "stats",
-        "--json",
+    let v = stats_json(&[
         "--incidents",
         p.to_str().unwrap(),
         "--rejects",
         rejects.to_str().unwrap(),
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["rejected_by_reason"]["missing_coordinates"], 1, "{v}");
     assert_eq!(v["rejected_by_reason"]["unparsable_coordinate"], 2, "{v}");
     let r = std::fs::read_to_string(&rejects).unwrap();

@@ -208,6 +208,18 @@ mod tests {
         assert_eq!(confidence_bins(&[2.0; 10], &p)[0], 0);
     }
 
+    /// `n` cells on a ring, each with neighbours i±1, i±2 (k = 4).
+    fn ring_neighbours(n: usize) -> Vec<Vec<u32>> {
+        (0..n)
+            .map(|i| {
+                [n - 2, n - 1, 1, 2]
+                    .iter()
+                    .map(|d| ((i + d) % n) as u32)
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Same results with one thread or two; a clear hotspot gets a small pseudo p.
     #[test]
     fn permutations_do_not_depend_on_threads() {
@@ -215,15 +227,7 @@ mod tests {
         let x: Vec<f64> = (0..n)
             .map(|i| ((i * 37) % 11) as f64 + if i < 5 { 40.0 } else { 0.0 })
             .collect();
-        // A ring: neighbours i±1, i±2.
-        let nb: Vec<Vec<u32>> = (0..n)
-            .map(|i| {
-                [n - 2, n - 1, 1, 2]
-                    .iter()
-                    .map(|d| ((i + d) % n) as u32)
-                    .collect()
-            })
-            .collect();
+        let nb = ring_neighbours(n);
         let one = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
@@ -252,15 +256,7 @@ mod tests {
     #[test]
     fn ties_are_in_both_tails_and_p_sim_matches_the_exact_tail() {
         let n = 50usize;
-        // A ring with neighbours i±1, i±2 (k = 4).
-        let nb: Vec<Vec<u32>> = (0..n)
-            .map(|i| {
-                [n - 2, n - 1, 1, 2]
-                    .iter()
-                    .map(|d| ((i + d) % n) as u32)
-                    .collect()
-            })
-            .collect();
+        let nb = ring_neighbours(n);
         let none = permutation_p(&vec![0.0; n], &nb, 999, 1);
         assert!(none.iter().all(|p| *p == 1.0), "{none:?}");
 
