@@ -9,17 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-20}"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 2; }
-cargo build --release --quiet
-log="$(mktemp)"
-./target/release/hotspots serve --bind 127.0.0.1:0 --rejects /dev/null 2>"$log" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 1 120); do
-  addr="$(sed -n 's/^listening on //p' "$log")"
-  [ -n "$addr" ] && break
-  sleep 0.5
-done
-[ -n "$addr" ] || { cat "$log"; echo "server did not start"; exit 1; }
+. benches/http/serve.sh
 echo "server at $addr ($(nproc) cores; wrk uses one thread of them)"
 for q in "" "?limit=100"; do
   curl -s -o /dev/null "$addr/collections/hotspots/items$q"

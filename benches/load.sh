@@ -10,17 +10,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-60}"
 conns="${2:-256}"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 2; }
-cargo build --release --quiet
-log="$(mktemp)"
-./target/release/hotspots serve --bind "${BIND:-127.0.0.1:0}" --rejects /dev/null 2>"$log" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 1 240); do
-  addr="$(sed -n 's/^listening on //p' "$log")"
-  [ -n "$addr" ] && break
-  sleep 0.5
-done
-[ -n "$addr" ] || { cat "$log"; echo "server did not start"; exit 1; }
+. benches/http/serve.sh
 echo "server at $addr ($(nproc) cores, shared with wrk), RSS at start $(ps -o rss= -p $pid) KB"
 (
   for _ in $(seq 5 5 "$secs"); do
