@@ -1,4 +1,4 @@
-//! Ingest benchmark: 1M timed rows parsed, transformed (PROJ), assigned to districts,
+//! Ingest benchmark: 1M timed rows parsed, transformed (OSTN15 lattice), assigned to districts,
 //! checked for duplicate ids, stored and indexed (rstar), on one thread; and the same with
 //! records split (and the file hashed) on a second thread, as the commands run.
 //!
@@ -93,13 +93,21 @@ fn bench_transform(b: Bencher, convert: impl Fn(&mut [(f64, f64)])) {
     });
 }
 
+/// Exact OSTN15, point by point.
 #[divan::bench(sample_count = 5, sample_size = 1)]
-fn transform_proj_1m_points(b: Bencher) {
+fn transform_ostn15_1m_points(b: Bencher) {
     let t = hotspots::crs::Transformer::wgs84_to_bng().unwrap();
     bench_transform(b, |p| t.convert_in_place(p).unwrap());
 }
 
-/// The ingest route: bilinear in a PROJ-computed 0.01° lattice (≤ 2 cm from PROJ).
+/// PROJ's Helmert route (no OSTN15 grid), for comparison.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn transform_proj_helmert_1m_points(b: Bencher) {
+    let t = hotspots::crs::Transformer::proj_wgs84_to_bng().unwrap();
+    bench_transform(b, |p| t.convert_in_place(p).unwrap());
+}
+
+/// The ingest route: bilinear in an OSTN15-computed 0.005° lattice (≤ 3 cm from OSTN15).
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn transform_lattice_1m_points(b: Bencher) {
     let t = hotspots::crs::LatticeTransformer::wgs84_to_bng([-0.2, 50.8, 1.6, 51.6]).unwrap();

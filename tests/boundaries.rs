@@ -189,11 +189,21 @@ fn bad_boundary_files_name_the_file_and_feature() {
     );
     let e = case(
         "absent.geojson",
-        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"X1"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}"#,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"X1"},"geometry":{"type":"Polygon","coordinates":[[[0.5,51.2],[0.6,51.2],[0.6,51.3],[0.5,51.2]]]}}]}"#,
         &[],
     );
     assert!(
         e.contains("absent.geojson") && e.contains("E06000035"),
+        "{e}"
+    );
+    // Outside Great Britain: OSTN15 cannot take it, and the error names the feature.
+    let e = case(
+        "faraway.geojson",
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"X1"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}"#,
+        &[],
+    );
+    assert!(
+        e.contains("faraway.geojson") && e.contains("feature 0 (X1)") && e.contains("OSTN15"),
         "{e}"
     );
     // A polygon that collapses to a line: nothing to repair it into.

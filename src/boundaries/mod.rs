@@ -101,6 +101,18 @@ pub enum BoundaryError {
         /// Number of districts.
         count: usize,
     },
+    /// A feature lies where WGS84 → EPSG:27700 (OSTN15) cannot take it.
+    #[error("{file}: feature {feature} ({code}): {message}; is the file of Great Britain, in WGS84 or EPSG:27700?")]
+    OutsideGrid {
+        /// Path.
+        file: String,
+        /// 0-based feature index.
+        feature: usize,
+        /// Its district code.
+        code: String,
+        /// The transformation's error.
+        message: String,
+    },
     /// A coordinate transformation failed.
     #[error("{file}: {source}")]
     Crs {

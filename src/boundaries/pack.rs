@@ -406,10 +406,12 @@ pub(crate) fn read_district_features(
             file: file.to_string(),
             source,
         })?;
-        for (_, mp) in shapes.iter_mut() {
-            transform_multipolygon(&t, mp).map_err(|source| BoundaryError::Crs {
+        for ((_, mp), (feature, code, _)) in shapes.iter_mut().zip(&meta) {
+            transform_multipolygon(&t, mp).map_err(|source| BoundaryError::OutsideGrid {
                 file: file.to_string(),
-                source,
+                feature: *feature,
+                code: code.clone(),
+                message: source.to_string(),
             })?;
         }
     }
