@@ -9,6 +9,8 @@
 use std::io::Write;
 use std::path::Path;
 
+pub mod partners;
+
 use jiff::civil::{Date, DateTime};
 
 use rand::{Rng, SeedableRng};

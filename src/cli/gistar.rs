@@ -86,7 +86,7 @@ fn request(a: &CellArgs, l: &Loaded) -> Result<GiRequest> {
         cells,
         neighbourhood,
         weighting: parse_weighting(&a.weight)?,
-        filter: a.filter.build(&l.pack)?,
+        filter: a.filter.build(&l.pack, &l.store)?,
         ..Default::default()
     })
 }

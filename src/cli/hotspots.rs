@@ -112,7 +112,7 @@ pub fn run(a: HotspotsArgs) -> Result<()> {
         simulations: a.simulations,
         seed: a.seed,
         separation_m: a.separation_m,
-        filter: a.filter.build(&l.pack)?,
+        filter: a.filter.build(&l.pack, &l.store)?,
     };
     let layer = build_layer(&inp, &req)?;
     let table = tables::hotspots(&inp, &layer, &req.filter)?;

@@ -102,7 +102,7 @@ pub fn run(a: KdeArgs) -> Result<()> {
         None => HarmTable::default_table(),
     };
     let l = a.input.load()?;
-    let filter = a.filter.build(&l.pack)?;
+    let filter = a.filter.build(&l.pack, &l.store)?;
     for &weighting in &weightings {
         let out = if weightings.len() > 1 {
             let stem = a

@@ -94,6 +94,22 @@ pub struct TokenNewArgs {
 pub enum FixturesCommand {
     /// Write realistic timed incidents on land inside the districts.
     Generate(GenerateArgs),
+    /// Write the partner exports the example input schemas describe (schemas/*.toml):
+    /// police_rms.csv, ae_istv.csv and council_asb.csv.
+    Partners(PartnersArgs),
+}
+
+/// `hotspots fixtures partners`
+#[derive(Debug, Args)]
+pub struct PartnersArgs {
+    #[command(flatten)]
+    pub pack: PackArg,
+    /// Random seed (same seed, same files); the committed ones use 20260401.
+    #[arg(long, default_value_t = crate::fixtures::partners::PARTNER_FIXTURE_SEED)]
+    pub seed: u64,
+    /// Folder to write the three files to.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
 }
 
 /// `hotspots fixtures generate`
@@ -120,13 +136,29 @@ pub struct GenerateArgs {
 pub struct IncidentArgs {
     #[command(flatten)]
     pub pack: PackArg,
-    /// Incident CSV files (police.uk or timed), or one snapshot from `hotspots ingest`;
-    /// default: the embedded fixture.
+    /// Incident CSV files (police.uk, timed, or any export an input schema maps), or one
+    /// snapshot from `hotspots ingest`; default: the embedded fixture.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub incidents: Vec<PathBuf>,
     /// Offence → group mapping table (CSV match,pattern,group); default: the built-in table.
     #[arg(long, value_name = "FILE")]
     pub offence_map: Option<PathBuf>,
+    /// Input schemas (TOML, see schemas/) for exports in other layouts: a file whose header
+    /// has every column a schema names is read through it.
+    #[arg(long = "schema", num_args = 1.., value_name = "FILE.toml")]
+    pub schemas: Vec<PathBuf>,
+    /// Cross-source duplicates: records of different sources this many minutes apart or
+    /// less (and within --duplicate-distance-m) are flagged as one incident. Default 60.
+    #[arg(long, value_name = "MIN")]
+    pub duplicate_window_min: Option<i32>,
+    /// Cross-source duplicates: distance, metres. Default 200.
+    #[arg(long, value_name = "M")]
+    pub duplicate_distance_m: Option<f64>,
+    /// Cross-source duplicates: source ranks, highest first (comma-separated); of a matched
+    /// pair the lower-ranked source's record is flagged. Default: police, then the order of
+    /// the input files.
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub duplicate_priority: Option<Vec<String>>,
     /// Where to write rejected rows with their reasons.
     #[arg(long, value_name = "FILE", default_value = "rejects.csv")]
     pub rejects: PathBuf,
@@ -182,11 +214,23 @@ pub struct FilterArgs {
     /// Last local date kept (YYYY-MM-DD, inclusive, Europe/London).
     #[arg(long)]
     pub to: Option<String>,
+    /// Keep only these sources (repeatable): police, health, council, or whatever the
+    /// inputs name. Default: every source, combined.
+    #[arg(long = "source", value_name = "NAME")]
+    pub sources: Vec<String>,
+    /// Leave out records flagged as the same incident as an earlier-listed source's (see
+    /// the ingest report's cross_source_duplicates), so each event counts once.
+    #[arg(long)]
+    pub drop_duplicates: bool,
 }
 
 impl FilterArgs {
-    /// The filter, with district codes resolved against `pack`.
-    pub fn build(&self, pack: &BoundaryPack) -> Result<crate::density::IncidentFilter> {
+    /// The filter, with district codes resolved against `pack` and sources against `store`.
+    pub fn build(
+        &self,
+        pack: &BoundaryPack,
+        store: &IncidentStore,
+    ) -> Result<crate::density::IncidentFilter> {
         use crate::incidents::time::{local_day_start, parse_date};
         let groups = self
             .offence_groups
@@ -220,12 +264,32 @@ impl FilterArgs {
             from_min: day(&self.from, "from", false)?,
             to_min: day(&self.to, "to", true)?,
             youth_only: false,
+            sources: self
+                .sources
+                .iter()
+                .map(|s| {
+                    let l = s.trim().to_ascii_lowercase();
+                    store
+                        .sources
+                        .names()
+                        .iter()
+                        .position(|n| *n == l)
+                        .map(|i| i as u8)
+                        .with_context(|| {
+                            format!(
+                                "--source {s}: the incidents have sources {}",
+                                store.sources.names().join(", ")
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            drop_duplicates: self.drop_duplicates,
         })
     }
 
     /// The filter as given, for metadata.
     pub fn describe(&self) -> serde_json::Value {
-        serde_json::json!({"offence_groups": self.offence_groups, "districts": self.districts, "from": self.from, "to": self.to})
+        serde_json::json!({"offence_groups": self.offence_groups, "districts": self.districts, "from": self.from, "to": self.to, "sources": self.sources, "drop_duplicates": self.drop_duplicates})
     }
 }
 
@@ -278,6 +342,16 @@ impl IncidentArgs {
                     snap.display()
                 );
             }
+            if !self.schemas.is_empty()
+                || self.duplicate_window_min.is_some()
+                || self.duplicate_distance_m.is_some()
+                || self.duplicate_priority.is_some()
+            {
+                anyhow::bail!(
+                    "--schema and --duplicate-*: {} was ingested already; give them to `hotspots ingest`",
+                    snap.display()
+                );
+            }
             let (store, report) = read_snapshot(snap, &pack)?;
             tracing::info!(
                 "read snapshot {}: {} incidents (its ingest read {} rows: {} accepted, {} rejected)",
@@ -298,6 +372,37 @@ impl IncidentArgs {
             Some(p) => OffenceMap::load(p)?,
             None => OffenceMap::default_table(),
         };
+        let schemas = self
+            .schemas
+            .iter()
+            .map(|p| crate::incidents::InputSchema::load(p).map(std::sync::Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let defaults = crate::incidents::DuplicateRule::default();
+        let duplicate_rule = crate::incidents::DuplicateRule {
+            window_min: self.duplicate_window_min.unwrap_or(defaults.window_min),
+            distance_m: self.duplicate_distance_m.unwrap_or(defaults.distance_m),
+            priority: match &self.duplicate_priority {
+                Some(p) => p
+                    .iter()
+                    .map(|s| {
+                        crate::incidents::schema::check_source_label(s)
+                            .map_err(|m| anyhow::anyhow!("--duplicate-priority: {m}"))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+                None => defaults.priority.clone(),
+            },
+        };
+        if duplicate_rule.window_min < 0
+            || !(duplicate_rule.distance_m.is_finite() && duplicate_rule.distance_m >= 0.0)
+            || duplicate_rule.distance_m > 10_000.0
+            || duplicate_rule.window_min > 7 * 24 * 60
+        {
+            anyhow::bail!(
+                "--duplicate-window-min must be 0 to 10080 and --duplicate-distance-m 0 to 10000 (got {} and {})",
+                duplicate_rule.window_min,
+                duplicate_rule.distance_m
+            );
+        }
         let opts = IngestOptions {
             offence_map,
             rejects_path: Some(self.rejects.clone()),
@@ -306,6 +411,8 @@ impl IncidentArgs {
                 Some(d) => parse_date_window(d)?,
                 None => crate::incidents::default_date_window(),
             },
+            schemas,
+            duplicate_rule,
         };
         let mut ing = Ingester::new(&index, opts)?;
         if self.incidents.is_empty() {
@@ -519,6 +626,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Boundaries(BoundariesCommand::Import(a)) => boundaries_import(a),
         Command::Boundaries(BoundariesCommand::Show(a)) => boundaries_show(a),
         Command::Fixtures(FixturesCommand::Generate(a)) => fixtures_generate(a),
+        Command::Fixtures(FixturesCommand::Partners(a)) => fixtures_partners(a),
         Command::Stats(a) => stats(a),
         Command::Ingest(a) => ingest(a),
         Command::Kde(a) => kde::run(*a),
@@ -620,6 +728,21 @@ fn boundaries_show(a: ShowArgs) -> Result<()> {
     write_stdout(&text)
 }
 
+fn fixtures_partners(a: PartnersArgs) -> Result<()> {
+    let pack = a.pack.load()?;
+    let index = DistrictIndex::new(&pack);
+    let made = crate::fixtures::partners::partner_exports(&pack, &index, a.seed)?;
+    std::fs::create_dir_all(&a.out_dir)
+        .with_context(|| format!("{}: cannot create", a.out_dir.display()))?;
+    for e in [&made.police_rms, &made.ae_istv, &made.council_asb] {
+        let path = a.out_dir.join(e.file);
+        crate::output::write_atomic(&path, &e.bytes)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+        eprintln!("wrote {} ({} rows)", path.display(), e.rows);
+    }
+    Ok(())
+}
+
 fn fixtures_generate(a: GenerateArgs) -> Result<()> {
     let pack = a.pack.load()?;
     let index = DistrictIndex::new(&pack);
@@ -677,6 +800,8 @@ fn stats(a: StatsArgs) -> Result<()> {
             "month_only": l.report.month_only,
             "by_district": by_district,
             "by_district_and_group": by_group,
+            "by_source": l.report.accepted_by_source,
+            "cross_source_duplicates": l.report.cross_source_duplicates,
             "files": l.report.files,
             "rejects_file": l.report.rejects_file,
             "boundaries": l.pack.origin,
@@ -706,6 +831,20 @@ fn stats(a: StatsArgs) -> Result<()> {
     );
     for (reason, n) in &l.report.rejected_by_reason {
         outln!(text, "  rejected {reason}: {n}");
+    }
+    if l.report.accepted_by_source.len() > 1 {
+        for (source, n) in &l.report.accepted_by_source {
+            outln!(text, "  source {source}: {n}");
+        }
+    }
+    if let Some(d) = &l.report.cross_source_duplicates {
+        outln!(
+            text,
+            "  cross-source duplicates: {} pairs, {} records flagged ({})",
+            d.pairs,
+            d.flagged,
+            d.rule
+        );
     }
     for r in l.report.examples.iter().take(10) {
         outln!(text, "  e.g. {r}");

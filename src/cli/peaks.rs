@@ -59,7 +59,7 @@ pub fn run(a: PeaksArgs) -> Result<()> {
     let harm = HarmTable::default_table();
     let index = IncidentIndex::build(&l.store);
     let inp = l.inputs(&index, &harm);
-    let filter = a.filter.build(&l.pack)?;
+    let filter = a.filter.build(&l.pack, &l.store)?;
     let spots = if by == By::Hotspot {
         let req = HotspotRequest {
             purpose: Purpose::Grip,

@@ -47,6 +47,16 @@ pub fn fill_from_config(input: &mut IncidentArgs, config: &ServeConfig) {
     if input.offence_map.is_none() {
         input.offence_map = config.offence_map.clone();
     }
+    if input.schemas.is_empty() {
+        input.schemas = config.schemas.clone();
+    }
+    if let Some(rule) = &config.duplicates {
+        input.duplicate_window_min.get_or_insert(rule.window_min);
+        input.duplicate_distance_m.get_or_insert(rule.distance_m);
+        input
+            .duplicate_priority
+            .get_or_insert_with(|| rule.priority.clone());
+    }
     if let Some(r) = &config.rejects {
         if input.rejects == Path::new(DEFAULT_REJECTS) {
             input.rejects = r.clone();
@@ -78,6 +88,10 @@ fn spawn_schedule(live: Arc<Live>, at: jiff::civil::Time, config: Option<PathBuf
                 pack: super::PackArg { boundaries: None },
                 incidents: Vec::new(),
                 offence_map: None,
+                schemas: Vec::new(),
+                duplicate_window_min: None,
+                duplicate_distance_m: None,
+                duplicate_priority: None,
                 rejects: PathBuf::from(DEFAULT_REJECTS),
                 dates: None,
             },

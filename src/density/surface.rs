@@ -114,6 +114,11 @@ pub struct IncidentFilter {
     pub to_min: Option<EpochMinutes>,
     /// Keep only incidents with a victim or suspect aged 25 or under.
     pub youth_only: bool,
+    /// Source ids to keep (see `IncidentStore::sources`).
+    pub sources: Vec<u8>,
+    /// Leave out records flagged as another source's incident
+    /// (`FLAG_CROSS_SOURCE_DUPLICATE`), so each event counts once.
+    pub drop_duplicates: bool,
 }
 
 impl IncidentFilter {
@@ -124,6 +129,12 @@ impl IncidentFilter {
             && self.from_min.is_none_or(|f| store.from_min[i] >= f)
             && self.to_min.is_none_or(|t| store.from_min[i] < t)
             && (!self.youth_only || store.youth_involved(i))
+            && (self.sources.is_empty()
+                || self
+                    .sources
+                    .contains(&store.source.get(i).copied().unwrap_or(0)))
+            && (!self.drop_duplicates
+                || store.flags[i] & crate::incidents::FLAG_CROSS_SOURCE_DUPLICATE == 0)
     }
 }
 

@@ -16,6 +16,10 @@ use thiserror::Error;
 use super::offence::{OffenceGroup, OffenceMap};
 use super::reject::{FileReport, IngestReport, RejectReason, Rejection};
 use super::seen_ids::{IdHasher, SeenIds};
+use std::sync::Arc;
+
+use super::duplicates::{flag_cross_source_duplicates, DuplicateRule};
+use super::schema::{check_source_label, InputSchema};
 use super::store::{IncidentStore, NewIncident, AGE_UNKNOWN, FLAG_MONTH_ONLY, FLAG_NO_END};
 use super::time::{parse_datetime, parse_month, EpochMinutes};
 use crate::boundaries::DistrictIndex;
@@ -112,6 +116,17 @@ struct Columns {
     /// An OS grid reference column, in place of two coordinate columns (`x` and `y` then
     /// both name it, and positions are EPSG:27700).
     grid_ref: Option<usize>,
+    /// The input schema the file matched (dates by its formats, offence codes, nulls).
+    schema: Option<Arc<InputSchema>>,
+    /// Offence code column (schema files).
+    offence_code: Option<usize>,
+    /// Time-of-day columns beside the start and end dates (schema files).
+    start_time: Option<usize>,
+    end_time: Option<usize>,
+    /// The source column, when rows name their source.
+    source: Option<usize>,
+    /// The source of rows that do not name one.
+    source_default: String,
     /// Numbers may use a decimal comma (`51,2734`): the file is semicolon-delimited, as
     /// spreadsheets in continental locales write it.
     decimal_comma: bool,
@@ -127,7 +142,11 @@ const POLICE_UK: [&str; 6] = [
 ];
 const TIMED: [&str; 4] = ["id", "offence", "occurred_from", "occurred_to"];
 
-fn detect(headers: &ByteRecord, file: &str) -> Result<Columns, IngestError> {
+fn detect(
+    headers: &ByteRecord,
+    file: &str,
+    schemas: &[Arc<InputSchema>],
+) -> Result<Columns, IngestError> {
     let names: Vec<String> = headers
         .iter()
         .enumerate()
@@ -142,6 +161,42 @@ fn detect(headers: &ByteRecord, file: &str) -> Result<Columns, IngestError> {
         })
         .collect();
     let find = |n: &str| names.iter().position(|h| h == n);
+    // A schema the user gave wins over the built-in formats when the header has every
+    // column it names.
+    let matching: Vec<&Arc<InputSchema>> = schemas
+        .iter()
+        .filter(|s| s.missing(&names).is_empty())
+        .collect();
+    match matching.as_slice() {
+        [] => {}
+        [s] => {
+            // Field names in rejections as the export writes them.
+            let shown: Vec<String> = headers
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let s = String::from_utf8_lossy(h);
+                    let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { &s };
+                    s.trim().to_string()
+                })
+                .collect();
+            let mut c = schema_columns(s, &names);
+            c.names = shown;
+            return Ok(c);
+        }
+        many => {
+            return Err(IngestError::Header {
+                file: file.into(),
+                message: format!(
+                    "the header matches more than one input schema ({}): give only the one for this file",
+                    many.iter()
+                        .map(|s| format!("{} from {}", s.name, s.file))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+        }
+    }
     let missing = |want: &[&str]| -> Vec<String> {
         want.iter()
             .filter(|w| find(w).is_none())
@@ -163,6 +218,12 @@ fn detect(headers: &ByteRecord, file: &str) -> Result<Columns, IngestError> {
         suspect_age: find("suspect_age"),
         location_type: find("location_type"),
         grid_ref: None,
+        schema: None,
+        offence_code: None,
+        start_time: None,
+        end_time: None,
+        source: find("source"),
+        source_default: "police".into(),
         decimal_comma: false,
     };
     let pu = missing(&POLICE_UK);
@@ -225,13 +286,88 @@ fn detect(headers: &ByteRecord, file: &str) -> Result<Columns, IngestError> {
     } else {
         ("timed", tm)
     };
+    // The schema whose columns the header most nearly has, when schemas were given.
+    let closest = schemas
+        .iter()
+        .map(|s| (s.missing(&names), s))
+        .min_by_key(|(m, _)| m.len());
+    if let Some((m, s)) = closest {
+        // The schema wins when the header has more of its columns than of the nearer
+        // built-in format's.
+        let builtin_present = if which == "police.uk" {
+            POLICE_UK.len()
+        } else {
+            TIMED.len()
+        } - miss.len();
+        let present = s.columns().len() - m.len();
+        if present > builtin_present {
+            return Err(IngestError::Header {
+                file: file.into(),
+                message: format!(
+                    "closest to input schema {} ({}) but missing column(s) {}",
+                    s.name,
+                    s.file,
+                    m.join(", ")
+                ),
+            });
+        }
+    }
     Err(IngestError::Header {
         file: file.into(),
         message: format!(
-            "closest to the {which} format but missing column(s) {}; police.uk needs Crime ID, Month, Longitude, Latitude, LSOA code, Crime type; timed needs id, offence, occurred_from, occurred_to and longitude,latitude or easting,northing",
+            "closest to the {which} format but missing column(s) {}; police.uk needs Crime ID, Month, Longitude, Latitude, LSOA code, Crime type; timed needs id, offence, occurred_from, occurred_to and longitude,latitude or easting,northing; any other export needs an input schema (--schema, see schemas/)",
             miss.join(", ")
         ),
     })
+}
+
+/// Column positions of a file that matched an input schema (every column is present).
+fn schema_columns(s: &Arc<InputSchema>, names: &[String]) -> Columns {
+    let find = |n: &Option<String>| {
+        n.as_deref().filter(|n| !n.trim().is_empty()).and_then(|n| {
+            let n = n.trim().to_lowercase();
+            names.iter().position(|h| *h == n)
+        })
+    };
+    let req = |n: &String| find(&Some(n.clone())).unwrap_or(0);
+    let c = &s.spec.columns;
+    let offence_code = find(&c.offence_code);
+    let offence = find(&c.offence).or(offence_code).unwrap_or(0);
+    let (format, x, y, grid_ref) = if let Some(g) = find(&c.grid_ref) {
+        (InputFormat::TimedBng, g, g, Some(g))
+    } else if let (Some(x), Some(y)) = (find(&c.easting), find(&c.northing)) {
+        (InputFormat::TimedBng, x, y, None)
+    } else {
+        (
+            InputFormat::TimedLonLat,
+            find(&c.longitude).unwrap_or(0),
+            find(&c.latitude).unwrap_or(0),
+            None,
+        )
+    };
+    Columns {
+        format,
+        n: names.len(),
+        names: names.to_vec(),
+        id: req(&c.id),
+        offence,
+        from: req(&c.start),
+        to: find(&c.end),
+        x,
+        y,
+        harm: find(&c.harm_weight),
+        victim_age: find(&c.victim_age),
+        suspect_age: find(&c.suspect_age),
+        location_type: find(&c.location_type),
+        grid_ref,
+        schema: Some(s.clone()),
+        offence_code,
+        start_time: find(&c.start_time),
+        end_time: find(&c.end_time),
+        source: find(&c.source),
+        source_default: s.spec.source.clone().unwrap_or_default(),
+        decimal_comma: false,
+    }
 }
 
 /// A row that passed field validation, waiting for transform and district assignment.
@@ -248,6 +384,7 @@ struct Parsed {
     victim_age: u8,
     suspect_age: u8,
     location_type: u16,
+    source: u8,
 }
 
 /// A field-level problem.
@@ -279,6 +416,11 @@ pub struct IngestOptions {
     /// outside is rejected as `implausible_date`. Default: 2000-01-01 (London) to a day
     /// after now ([`default_date_window`]).
     pub date_window: (EpochMinutes, EpochMinutes),
+    /// Input schemas for exports in other layouts: a file whose header has every column a
+    /// schema names is read through it (see [`InputSchema`]).
+    pub schemas: Vec<Arc<InputSchema>>,
+    /// When two records from different sources are taken for one incident.
+    pub duplicate_rule: DuplicateRule,
 }
 
 /// The default plausible window of incident dates: from 2000-01-01 00:00 London time to
@@ -302,6 +444,8 @@ impl Default for IngestOptions {
             rejects_path: None,
             split_on_thread: true,
             date_window: default_date_window(),
+            schemas: Vec::new(),
+            duplicate_rule: DuplicateRule::default(),
         }
     }
 }
@@ -427,6 +571,7 @@ pub struct Ingester<'a> {
     to_bng: LatticeTransformer,
     opts: IngestOptions,
     offence_cache: HashMap<Box<[u8]>, (u16, OffenceGroup)>,
+    source_cache: HashMap<Box<[u8]>, Option<u8>>,
     store: IncidentStore,
     seen_ids: SeenIds,
     hasher: IdHasher,
@@ -443,6 +588,7 @@ impl<'a> Ingester<'a> {
             to_bng: LatticeTransformer::wgs84_to_bng(lattice_bounds(index)?)?,
             opts,
             offence_cache: HashMap::new(),
+            source_cache: HashMap::new(),
             store: IncidentStore::new(),
             seen_ids: SeenIds::new(),
             hasher: IdHasher::default(),
@@ -502,20 +648,27 @@ impl<'a> Ingester<'a> {
             .byte_headers()
             .map_err(|e| csv_error(name, 1, &e))?
             .clone();
-        let mut cols = detect(&headers, name).map_err(|e| match diagnose_header(name, bytes) {
-            Some(message) => IngestError::Header {
-                file: name.to_string(),
-                message,
-            },
-            None => e,
-        })?;
+        let mut cols =
+            detect(&headers, name, &self.opts.schemas).map_err(|e| {
+                match diagnose_header(name, bytes) {
+                    Some(message) => IngestError::Header {
+                        file: name.to_string(),
+                        message,
+                    },
+                    None => e,
+                }
+            })?;
         cols.decimal_comma = delimiter == b';';
         if encoding != Encoding::Utf8 {
             tracing::warn!("{name}: read as {} (not UTF-8)", encoding.label());
         }
         let mut file_report = FileReport {
             file: name.to_string(),
-            format: cols.format.slug().to_string(),
+            format: match &cols.schema {
+                Some(_) => "schema".to_string(),
+                None => cols.format.slug().to_string(),
+            },
+            schema: cols.schema.as_ref().map(|s| s.name.clone()),
             encoding: encoding.label().to_string(),
             delimiter: match delimiter {
                 b';' => "semicolon",
@@ -629,6 +782,19 @@ impl<'a> Ingester<'a> {
         self.rejects.finish()?;
         drop(self.seen_ids);
         self.store.shrink_to_fit();
+        let mut by_source = std::collections::BTreeMap::new();
+        for &s in &self.store.source {
+            *by_source
+                .entry(self.store.sources.name(u16::from(s)).to_string())
+                .or_insert(0u64) += 1;
+        }
+        self.report.accepted_by_source = by_source;
+        if self.store.sources.len() > 1 {
+            self.report.cross_source_duplicates = Some(flag_cross_source_duplicates(
+                &mut self.store,
+                &self.opts.duplicate_rule,
+            ));
+        }
         Ok((self.store, self.report))
     }
 
@@ -704,6 +870,7 @@ impl<'a> Ingester<'a> {
                     victim_age: p.victim_age,
                     suspect_age: p.suspect_age,
                     location_type: p.location_type,
+                    source: p.source,
                 });
                 Ok(p.flags)
             });
@@ -745,14 +912,11 @@ impl<'a> Ingester<'a> {
 
     /// Sets the transformed position and finds the district, or says why not.
     fn assign(&self, cols: &Columns, p: &mut Parsed, x: f64, y: f64) -> Result<u8, Problem> {
-        if !(x.is_finite() && y.is_finite()) {
-            return Err(problem(
-                RejectReason::CoordinateOutOfRange,
-                cols.x,
-                "PROJ cannot transform this position to EPSG:27700",
-            ));
-        }
-        if let Some(d) = self.index.locate(x, y) {
+        if let Some(d) = self
+            .index
+            .locate(x, y)
+            .filter(|_| x.is_finite() && y.is_finite())
+        {
             p.x = x;
             p.y = y;
             return Ok(d);
@@ -764,6 +928,13 @@ impl<'a> Ingester<'a> {
                 RejectReason::LikelySwappedLatLon,
                 cols.x,
                 swap_message(cols),
+            ));
+        }
+        if !(x.is_finite() && y.is_finite()) {
+            return Err(problem(
+                RejectReason::CoordinateOutOfRange,
+                cols.x,
+                "cannot be transformed to EPSG:27700: outside the extent of OSTN15 (Great Britain and its waters)",
             ));
         }
         Err(problem(
@@ -857,19 +1028,52 @@ impl<'a> Ingester<'a> {
         // of it. A field is checked on its own only when that fails, to name the bad field.
         let data = rec.as_slice();
         let row = std::str::from_utf8(data).ok();
+        let schema = cols.schema.as_deref();
         let text = |i: usize| -> Result<&str, Problem> {
             let f = rec.get(i).unwrap_or(b"");
             let off = (f.as_ptr() as usize).wrapping_sub(data.as_ptr() as usize);
             row.and_then(|r| r.get(off..off.checked_add(f.len())?))
                 .map_or_else(|| std::str::from_utf8(f), Ok)
                 .map(str::trim_ascii)
+                // A schema's null values ("NULL", "N/K", ...) are empty fields.
+                .map(|v| match schema {
+                    Some(s) if s.is_null(v) => "",
+                    _ => v,
+                })
                 .map_err(|_| problem(RejectReason::BadEncoding, i, "not valid UTF-8"))
         };
         let timed = cols.format != InputFormat::PoliceUk;
         if timed && text(cols.id)?.is_empty() {
             return Err(problem(RejectReason::MissingId, cols.id, "id is empty"));
         }
-        let offence_text = text(cols.offence)?;
+        let offence_text = match (cols.offence_code, schema) {
+            (Some(ci), Some(s)) => {
+                let code = text(ci)?;
+                match s.offence_for_code(code).filter(|_| !code.is_empty()) {
+                    Some(o) => o,
+                    None => {
+                        // Not in the table: the offence text column, when there is one.
+                        let t = if cols.offence != ci {
+                            text(cols.offence)?
+                        } else {
+                            ""
+                        };
+                        if t.is_empty() && !code.is_empty() {
+                            return Err(problem(
+                                RejectReason::UnmappedOffenceCode,
+                                ci,
+                                format!(
+                                    "offence code '{code}' is not in [offence_codes] of {}",
+                                    s.file
+                                ),
+                            ));
+                        }
+                        t
+                    }
+                }
+            }
+            _ => text(cols.offence)?,
+        };
         if offence_text.is_empty() {
             return Err(problem(
                 RejectReason::MissingOffence,
@@ -904,7 +1108,43 @@ impl<'a> Ingester<'a> {
                 r => r?,
             }
         };
-        let (from, to, flags) = if timed {
+        let (from, to, flags) = if let Some(s) = schema {
+            let f = text(cols.from)?;
+            if f.is_empty() {
+                return Err(problem(
+                    RejectReason::MissingDatetime,
+                    cols.from,
+                    format!("{} is empty", cols.names[cols.from]),
+                ));
+            }
+            let when = |date_col: usize, time_col: Option<usize>, d: &str| {
+                let t = time_col.map(text).transpose()?;
+                s.parse_when(d, t).map_err(|(in_time, m)| {
+                    let field = if in_time {
+                        time_col.unwrap_or(date_col)
+                    } else {
+                        date_col
+                    };
+                    problem(RejectReason::BadDatetime, field, m)
+                })
+            };
+            let (a, a_end) = when(cols.from, cols.start_time, f)?;
+            match cols.to.map(text).transpose()? {
+                None | Some("") => (a, a_end, if a == a_end { FLAG_NO_END } else { 0 }),
+                Some(e) => {
+                    let to_i = cols.to.unwrap_or(0);
+                    let (_, b) = when(to_i, cols.end_time, e)?;
+                    if b < a {
+                        return Err(problem(
+                            RejectReason::EndBeforeStart,
+                            to_i,
+                            format!("{} is before {}", cols.names[to_i], cols.names[cols.from]),
+                        ));
+                    }
+                    (a, b, 0)
+                }
+            }
+        } else if timed {
             let f = text(cols.from)?;
             if f.is_empty() {
                 return Err(problem(
@@ -987,6 +1227,13 @@ impl<'a> Ingester<'a> {
             None | Some("") => 0,
             Some(l) => self.store.location_types.intern(l),
         };
+        let source_text = match cols.source.map(text).transpose()? {
+            None | Some("") => cols.source_default.as_str(),
+            Some(v) => v,
+        };
+        let source = self
+            .source_for(source_text)
+            .map_err(|m| problem(RejectReason::BadSource, cols.source.unwrap_or(cols.id), m))?;
         let (offence, group) = self.classify(offence_text.as_bytes());
         Ok(Parsed {
             x,
@@ -1000,7 +1247,29 @@ impl<'a> Ingester<'a> {
             victim_age,
             suspect_age,
             location_type,
+            source,
         })
+    }
+
+    /// The store's id for a source label (checked and lower-cased once per distinct text).
+    fn source_for(&mut self, text: &str) -> Result<u8, String> {
+        if let Some(v) = self.source_cache.get(text.as_bytes()) {
+            return v.ok_or_else(|| format!("source '{text}' is not a usable label"));
+        }
+        let id = match check_source_label(text) {
+            Err(m) => {
+                self.source_cache.insert(text.as_bytes().into(), None);
+                return Err(m);
+            }
+            Ok(label) => self.store.source_id(&label).ok_or_else(|| {
+                format!(
+                    "more than {} sources in one ingest",
+                    super::store::MAX_SOURCES
+                )
+            })?,
+        };
+        self.source_cache.insert(text.as_bytes().into(), Some(id));
+        Ok(id)
     }
 }
 

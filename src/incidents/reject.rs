@@ -43,6 +43,11 @@ pub enum RejectReason {
     BadHarmWeight,
     /// An age is not a whole number from 0 to 120.
     BadAge,
+    /// An offence code (input schema) is not in the schema's code table, and the row has
+    /// no offence text.
+    UnmappedOffenceCode,
+    /// The source label is not usable (letters, digits, `_`, `-`), or too many sources.
+    BadSource,
 }
 
 impl RejectReason {
@@ -66,6 +71,8 @@ impl RejectReason {
             RejectReason::BadMonth => "bad_month",
             RejectReason::BadHarmWeight => "bad_harm_weight",
             RejectReason::BadAge => "bad_age",
+            RejectReason::UnmappedOffenceCode => "unmapped_offence_code",
+            RejectReason::BadSource => "bad_source",
         }
     }
 }
@@ -107,8 +114,12 @@ impl std::fmt::Display for Rejection {
 pub struct FileReport {
     /// Path.
     pub file: String,
-    /// Detected format: `police_uk`, `timed_lonlat` or `timed_bng`.
+    /// Detected format: `police_uk`, `timed_lonlat`, `timed_bng`, or `schema` (read through
+    /// the input schema named in `schema`).
     pub format: String,
+    /// The input schema the file was read through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     /// SHA-256 of the file, hex.
     pub sha256: String,
     /// The encoding it was read in: `UTF-8`, `UTF-16LE`, `UTF-16BE`, `windows-1252`, or `UTF-8 with
@@ -139,6 +150,13 @@ pub struct IngestReport {
     pub rejected_by_reason: BTreeMap<String, u64>,
     /// Accepted rows with a month only (police.uk): excluded from hour-of-day analysis.
     pub month_only: u64,
+    /// Accepted rows by source (police, health, council, ...).
+    #[serde(default)]
+    pub accepted_by_source: BTreeMap<String, u64>,
+    /// Records flagged as the same incident as another source's (when there are several
+    /// sources): the rule and what it found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_source_duplicates: Option<super::duplicates::DuplicateReport>,
     /// Per-file counts.
     pub files: Vec<FileReport>,
     /// Where rejected rows were written, if anywhere.

@@ -6,11 +6,11 @@
 //! accepted (EPSG:27700 positions, districts, groups, times, weights, ages, ids, labels) and
 //! its accounting, so outputs made from a snapshot equal those made from its CSV files.
 //!
-//! Layout (version 1), all integers little-endian:
+//! Layout (version 2), all integers little-endian:
 //!
 //! | bytes | content |
 //! |---|---|
-//! | 8 | magic `HSNAP\0\0\x01` |
+//! | 8 | magic `HSNAP\0\0\x02` |
 //! | 8 | header length H (u64) |
 //! | H | header: JSON ([`SnapshotHeader`]), padded with spaces to a multiple of 8 |
 //! | … | the columns, each padded with zeros to a multiple of 8 |
@@ -19,7 +19,7 @@
 //! The columns, in order (element type; `n` = incidents): `x_m` (f64), `y_m` (f64),
 //! `district` (u8), `group` (u8), `offence` (u16), `from_min` (i32), `to_min` (i32), `flags`
 //! (u8), `harm_given` (f32), `victim_age` (u8), `suspect_age` (u8), `location_type` (u16),
-//! `id_ends` (u32), each `n` long, then `id_bytes` (u8, `id_bytes` of the header long).
+//! `source` (u8), `id_ends` (u32), each `n` long, then `id_bytes` (u8, `id_bytes` of the header long).
 //! [`write_snapshot`] and [`read_snapshot`] are the definition; a round-trip test holds them
 //! together. Columns are copied as the machine holds them, so both refuse big-endian machines.
 //!
@@ -42,7 +42,7 @@ use super::store::{IdArena, IncidentStore, Labels};
 use crate::boundaries::BoundaryPack;
 
 /// The first eight bytes of every snapshot (the last byte is the format version).
-pub const MAGIC: [u8; 8] = *b"HSNAP\0\0\x01";
+pub const MAGIC: [u8; 8] = *b"HSNAP\0\0\x02";
 
 /// Largest header accepted, bytes (a header holds labels and per-file counts, not rows).
 const MAX_HEADER_BYTES: u64 = 64 << 20;
@@ -90,7 +90,7 @@ pub enum SnapshotError {
 pub struct SnapshotHeader {
     /// Always `hotspots incident snapshot`.
     pub format: String,
-    /// Format version (1).
+    /// Format version (2: with sources).
     pub version: u32,
     /// The program that wrote it (`hotspots <version>`).
     pub written_by: String,
@@ -108,6 +108,8 @@ pub struct SnapshotHeader {
     pub offences: Vec<String>,
     /// Location type labels, by label id (id 0 is the empty label).
     pub location_types: Vec<String>,
+    /// Source labels, by source id.
+    pub sources: Vec<String>,
     /// The ingest's accounting (rows read, accepted, rejected by reason, per-file hashes).
     pub report: IngestReport,
 }
@@ -145,6 +147,7 @@ pub fn write_snapshot(
         id_bytes: store.ids.total_bytes() as u64,
         offences: store.offences.names().to_vec(),
         location_types: store.location_types.names().to_vec(),
+        sources: store.sources.names().to_vec(),
         report: report.clone(),
     };
     let mut json = serde_json::to_vec(&header).map_err(|e| SnapshotError::Format {
@@ -175,6 +178,7 @@ pub fn write_snapshot(
         w.column(&store.victim_age)?;
         w.column(&store.suspect_age)?;
         w.column(&store.location_type)?;
+        w.column(&store.source)?;
         w.column(store.ids.ends())?;
         w.column(store.ids.bytes())?;
         let crc = w.crc.clone().finalize() as u64;
@@ -249,7 +253,7 @@ fn read_header(r: &mut SnapshotReader<'_>) -> Result<SnapshotHeader, SnapshotErr
     }
     if magic != MAGIC {
         return Err(r.bad(format!(
-            "format version {} (this program reads version {})",
+            "format version {} (this program reads version {}): make it again with hotspots ingest",
             magic[7], MAGIC[7]
         )));
     }
@@ -320,6 +324,7 @@ pub fn read_snapshot(
     store.victim_age = r.column(n, "victim_age")?;
     store.suspect_age = r.column(n, "suspect_age")?;
     store.location_type = r.column(n, "location_type")?;
+    store.source = r.column(n, "source")?;
     let ends: Vec<u32> = r.column(n, "id_ends")?;
     let id_bytes: Vec<u8> = r.column(h.id_bytes as usize, "id_bytes")?;
     let computed = r.crc.clone().finalize() as u64;
@@ -369,6 +374,14 @@ pub fn read_snapshot(
         "not a location type label",
     )?;
     check(
+        "source",
+        store
+            .source
+            .iter()
+            .position(|&o| o as usize >= h.sources.len()),
+        "not a source label",
+    )?;
+    check(
         "x_m/y_m",
         (0..n).find(|&i| !(store.x_m[i].is_finite() && store.y_m[i].is_finite())),
         "position is not a finite number",
@@ -394,6 +407,7 @@ pub fn read_snapshot(
     store.group = groups.into_iter().map(OffenceGroup::from_u8).collect();
     store.ids = IdArena::from_parts(id_bytes, ends);
     store.offences = Labels::from_names(h.offences);
+    store.sources = Labels::from_names(h.sources);
     store.location_types = Labels::from_names(if h.location_types.is_empty() {
         vec![String::new()]
     } else {

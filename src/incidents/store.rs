@@ -7,6 +7,10 @@ use super::time::EpochMinutes;
 pub const FLAG_MONTH_ONLY: u8 = 1;
 /// Flag: no `occurred_to` was given (the span is the start minute).
 pub const FLAG_NO_END: u8 = 2;
+/// Flag: another source holds what looks like the same incident (within the cross-source
+/// duplicate rule's time and distance), and that source comes first: this record is the
+/// second report of one event (see `incidents::duplicates`). Flagged, never merged.
+pub const FLAG_CROSS_SOURCE_DUPLICATE: u8 = 4;
 /// Age value meaning "not recorded".
 pub const AGE_UNKNOWN: u8 = u8::MAX;
 
@@ -139,7 +143,14 @@ pub struct IncidentStore {
     pub offences: Labels,
     /// Location type labels (id 0 is the empty label).
     pub location_types: Labels,
+    /// Source label id (see [`IncidentStore::sources`]).
+    pub source: Vec<u8>,
+    /// Source labels (police, health, council, ...), in the order first met.
+    pub sources: Labels,
 }
+
+/// At most this many distinct sources (a source id is one byte).
+pub const MAX_SOURCES: usize = 255;
 
 /// One incident's fields, for [`IncidentStore::push`].
 #[derive(Debug, Clone, Copy)]
@@ -170,6 +181,8 @@ pub struct NewIncident<'a> {
     pub suspect_age: u8,
     /// Location type label id.
     pub location_type: u16,
+    /// Source label id.
+    pub source: u8,
 }
 
 impl IncidentStore {
@@ -205,6 +218,23 @@ impl IncidentStore {
         self.victim_age.push(n.victim_age);
         self.suspect_age.push(n.suspect_age);
         self.location_type.push(n.location_type);
+        self.source.push(n.source);
+    }
+
+    /// The id of a source label, adding it if new; `None` beyond [`MAX_SOURCES`].
+    pub fn source_id(&mut self, label: &str) -> Option<u8> {
+        if let Some(i) = self.sources.names().iter().position(|n| n == label) {
+            return u8::try_from(i).ok();
+        }
+        if self.sources.len() >= MAX_SOURCES {
+            return None;
+        }
+        u8::try_from(self.sources.intern(label)).ok()
+    }
+
+    /// The source label of incident `i`.
+    pub fn source_name(&self, i: usize) -> &str {
+        self.sources.name(u16::from(self.source[i]))
     }
 
     /// True when incident `i` has only a month (police.uk).
@@ -250,6 +280,7 @@ impl IncidentStore {
         self.victim_age.reserve(additional);
         self.suspect_age.reserve(additional);
         self.location_type.reserve(additional);
+        self.source.reserve(additional);
         self.ids.reserve(additional, id_bytes);
     }
 
@@ -267,6 +298,7 @@ impl IncidentStore {
         self.victim_age.shrink_to_fit();
         self.suspect_age.shrink_to_fit();
         self.location_type.shrink_to_fit();
+        self.source.shrink_to_fit();
         self.ids.shrink();
     }
 
@@ -285,6 +317,7 @@ impl IncidentStore {
             + self.victim_age.capacity()
             + self.suspect_age.capacity()
             + self.location_type.capacity() * 2
+            + self.source.capacity()
             + self.ids.heap_bytes()
     }
 }

@@ -256,6 +256,20 @@ pub fn parse_month(s: &str) -> Result<(EpochMinutes, EpochMinutes), String> {
     ))
 }
 
+/// A Europe/London local civil datetime as epoch minutes (seconds truncated), by the
+/// compatible rule (a time in the spring gap moves forward by the gap; one in the autumn
+/// fold takes the earlier instant), as [`parse_datetime`] does for naive times.
+///
+/// # Errors
+/// A message when the datetime is outside the supported range.
+pub fn local_minutes(dt: DateTime) -> Result<EpochMinutes, String> {
+    let ts = LONDON
+        .to_ambiguous_timestamp(dt)
+        .compatible()
+        .map_err(|e| format!("{dt}: {e}"))?;
+    to_minutes(ts).ok_or_else(|| format!("{dt} is out of the supported range"))
+}
+
 /// 00:00 Europe/London on local date `d`, as epoch minutes (the compatible rule if midnight
 /// were ever skipped).
 pub fn local_day_start(d: jiff::civil::Date) -> Result<EpochMinutes, String> {

@@ -234,6 +234,11 @@ pub struct ServeConfig {
     pub incidents: Vec<PathBuf>,
     /// Offence → group mapping table.
     pub offence_map: Option<PathBuf>,
+    /// Input schemas (TOML) for exports in other layouts (see schemas/).
+    #[serde(default)]
+    pub schemas: Vec<PathBuf>,
+    /// The cross-source duplicate rule (`[duplicates] window_min = 60, distance_m = 200`).
+    pub duplicates: Option<crate::incidents::DuplicateRule>,
     /// Where rejected rows go.
     pub rejects: Option<PathBuf>,
     /// Leaflet's `dist` folder for the map page.
