@@ -210,6 +210,9 @@ pub fn generate(
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let to_bng = Transformer::wgs84_to_bng()?;
     let to_wgs = Transformer::bng_to_wgs84()?;
+    // What ingest will make of a written longitude/latitude (its lattice, within 3 cm of
+    // exact OSTN15): a point kept must land where ingest puts it.
+    let ingest_to_bng = crate::incidents::ingest_lattice(index)?;
     let mut planted = Vec::new();
     for (_, lon, lat, w) in PLANTED_HOTSPOTS {
         let (x, y) = to_bng.convert(lon, lat)?;
@@ -246,7 +249,7 @@ pub fn generate(
         let (rx, ry) = ((x * 10.0).round() / 10.0, (y * 10.0).round() / 10.0);
         let (lon, lat) = to_wgs.convert(x, y)?;
         let (lon, lat) = ((lon * 1e6).round() / 1e6, (lat * 1e6).round() / 1e6);
-        let (bx, by) = to_bng.convert(lon, lat)?;
+        let (bx, by) = ingest_to_bng.convert(lon, lat)?;
         if index.locate(rx, ry).is_none() || index.locate(bx, by).is_none() {
             continue; // in the sea or outside the area: draw again
         }
@@ -302,13 +305,11 @@ pub fn write_csv(rows: &[FixtureRow], bng: bool, out: &Path) -> std::io::Result<
 
 /// Writes rows in the timed CSV format (naive local times; one in ten with its offset).
 pub fn write_csv_to(rows: &[FixtureRow], bng: bool, w: &mut impl Write) -> std::io::Result<()> {
-    let to_wgs = Transformer::bng_to_wgs84().map_err(std::io::Error::other)?;
-    let mut coords: Vec<(f64, f64)> = rows.iter().map(|r| (r.x_m, r.y_m)).collect();
-    if !bng {
-        to_wgs
-            .convert_in_place(&mut coords)
-            .map_err(std::io::Error::other)?;
-    }
+    // The positions the generator checked: the grid form, or its rounded degrees.
+    let coords: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|r| if bng { (r.x_m, r.y_m) } else { (r.lon, r.lat) })
+        .collect();
     let (xn, yn) = if bng {
         ("easting", "northing")
     } else {

@@ -321,3 +321,53 @@ fn schema_errors_name_the_file_key_and_columns() {
         "{e}"
     );
 }
+
+/// With several sources, the refresh publishes each source's own density hotspots beside
+/// the combined layers, and the service serves them.
+#[test]
+fn the_refresh_publishes_per_source_hotspots() {
+    let dir = tmp();
+    let out = dir.path().join("pub");
+    let mut args: Vec<String> = vec!["refresh".into(), "--schema".into()];
+    for s in ["police_rms", "ae_istv", "council_asb"] {
+        args.push(
+            root()
+                .join(format!("schemas/{s}.toml"))
+                .display()
+                .to_string(),
+        );
+    }
+    args.push("--incidents".into());
+    for f in ["police_rms.csv", "ae_istv.csv", "council_asb.csv"] {
+        args.push(
+            root()
+                .join("schemas/fixtures")
+                .join(f)
+                .display()
+                .to_string(),
+        );
+    }
+    args.extend([
+        "--rejects".into(),
+        dir.path().join("rej.csv").display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_ok(&argv);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("current/manifest.json")).unwrap()).unwrap();
+    let text = manifest.to_string();
+    for id in [
+        "hotspots-police",
+        "hotspots-health",
+        "hotspots-council",
+        "hotspots",
+        "grip",
+    ] {
+        assert!(
+            text.contains(&format!("\"{id}\"")),
+            "{id} not in the manifest"
+        );
+    }
+}

@@ -642,8 +642,8 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// Prints a new token (once) and the config stanza with its hash.
 fn token_new(a: TokenNewArgs) -> Result<()> {
-    use crate::server::config::LAYER_IDS;
-    if let Some(bad) = a.layers.iter().find(|l| !LAYER_IDS.contains(&l.as_str())) {
+    use crate::server::config::{is_layer_id, LAYER_IDS};
+    if let Some(bad) = a.layers.iter().find(|l| !is_layer_id(l)) {
         anyhow::bail!(
             "--layers: unknown layer '{bad}' (known: {})",
             LAYER_IDS.join(", ")

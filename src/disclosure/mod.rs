@@ -549,7 +549,12 @@ pub struct Policy {
 impl Policy {
     /// The tier of layer `id` (public when not configured).
     pub fn tier_of(&self, id: &str) -> Tier {
-        self.tiers.get(id).copied().unwrap_or(Tier::Public)
+        match self.tiers.get(id) {
+            Some(t) => *t,
+            // A per-source hotspots layer is as open as the combined one unless configured.
+            None if id.starts_with("hotspots-") => self.tier_of("hotspots"),
+            None => Tier::Public,
+        }
     }
 
     /// The rules that apply to layer `id`, if it is controlled.

@@ -131,6 +131,10 @@ pub struct GiResult {
     pub p: Vec<f64>,
     /// Permutation pseudo p (empty when no permutations were run).
     pub p_sim: Vec<f64>,
+    /// False when the statistic is undefined: every cell has the same value (S = 0, e.g. no
+    /// incidents selected), so Gi* is 0/0. `z` is then 0 and `p`, `p_sim` 1 (neutral, so a
+    /// monthly series stays usable), and layers write z, p and p_sim as null.
+    pub defined: bool,
     /// Confidence bins −3..=3 (from p, FDR-corrected).
     pub bin: Vec<i8>,
 }
@@ -146,7 +150,15 @@ impl GiResult {
             Vec::new()
         };
         let bin = confidence_bins(&z, &p);
-        GiResult { z, p, p_sim, bin }
+        let first = x.first().copied().unwrap_or(0.0);
+        let defined = x.iter().any(|&v| v != first);
+        GiResult {
+            z,
+            p,
+            p_sim,
+            defined,
+            bin,
+        }
     }
 }
 

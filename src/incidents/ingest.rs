@@ -450,8 +450,17 @@ impl Default for IngestOptions {
     }
 }
 
+/// The WGS84 → EPSG:27700 lattice an ingest with `index` uses: where a generator must agree
+/// with ingest to the last centimetre (a point a centimetre inside a coast), it asks this.
+///
+/// # Errors
+/// The transformation cannot be set up.
+pub fn ingest_lattice(index: &DistrictIndex) -> Result<LatticeTransformer, CrsError> {
+    LatticeTransformer::wgs84_to_bng(lattice_bounds(index)?)
+}
+
 /// WGS84 bounds of the districts with a margin of 0.05° (about 4 km), where the ingest
-/// lattice is built; anything outside it goes through PROJ directly.
+/// lattice is built; anything outside it goes through OSTN15 directly.
 fn lattice_bounds(index: &DistrictIndex) -> Result<[f64; 4], CrsError> {
     let Some([x0, y0, x1, y1]) = index.extent_m() else {
         // No districts: a token lattice; every point goes to PROJ.
@@ -585,7 +594,7 @@ impl<'a> Ingester<'a> {
         let rejects = RejectsSink::new(opts.rejects_path.take());
         Ok(Self {
             index,
-            to_bng: LatticeTransformer::wgs84_to_bng(lattice_bounds(index)?)?,
+            to_bng: ingest_lattice(index)?,
             opts,
             offence_cache: HashMap::new(),
             source_cache: HashMap::new(),

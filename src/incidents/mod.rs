@@ -14,7 +14,9 @@ pub mod time;
 
 pub use duplicates::{DuplicateReport, DuplicateRule};
 pub use index::IncidentIndex;
-pub use ingest::{default_date_window, IngestError, IngestOptions, Ingester, InputFormat};
+pub use ingest::{
+    default_date_window, ingest_lattice, IngestError, IngestOptions, Ingester, InputFormat,
+};
 pub use offence::{HarmTable, OffenceGroup, OffenceMap};
 pub use reject::{FileReport, IngestReport, RejectReason, Rejection};
 pub use schema::{InputSchema, SchemaError};

@@ -341,12 +341,17 @@ pub fn gistar_fields() -> Vec<Field> {
         ),
         Field::new("count", Integer, "incidents in the cell").with_sdc(Sdc::Count),
         Field::new("harm", Real, "harm in the cell").with_sdc(Sdc::Exact),
-        Field::new("z", Real, "Gi* z-score").with_sdc(Sdc::Exact),
-        Field::new("p", Real, "two-sided normal p of z").with_sdc(Sdc::Exact),
+        Field::new(
+            "z",
+            Real,
+            "Gi* z-score (null when undefined: every cell's value equal, e.g. nothing selected)",
+        )
+        .with_sdc(Sdc::Exact),
+        Field::new("p", Real, "two-sided normal p of z (null when z is)").with_sdc(Sdc::Exact),
         Field::new(
             "p_sim",
             Real,
-            "conditional-randomisation pseudo p, (min(#perm ≥ obs, #perm ≤ obs) + 1)/(permutations + 1): a tie counts in both tails, so a cell every permutation ties (an empty cell among empty ones) has 1, not 0.001 (null without permutations)",
+            "conditional-randomisation pseudo p, (min(#perm ≥ obs, #perm ≤ obs) + 1)/(permutations + 1): a tie counts in both tails, so a cell every permutation ties (an empty cell among empty ones) has 1, not 0.001 (null without permutations, or when z is)",
         )
         .with_sdc(Sdc::Exact),
         Field::new(
@@ -427,9 +432,10 @@ pub fn gistar_on(
                 text(&gi.cells.ids[i]),
                 Attr::Int(gi.count[i].round() as i64),
                 Attr::Real(gi.harm[i]),
-                Attr::Real(gi.gi.z[i]),
-                Attr::Real(gi.gi.p[i]),
-                real(gi.gi.p_sim.get(i).copied()),
+                // Undefined (every cell equal, e.g. nothing selected): null, not 0 and 1.
+                real(Some(gi.gi.z[i]).filter(|_| gi.gi.defined)),
+                real(Some(gi.gi.p[i]).filter(|_| gi.gi.defined)),
+                real(gi.gi.p_sim.get(i).copied().filter(|_| gi.gi.defined)),
                 Attr::Int(i64::from(gi.gi.bin[i])),
             ],
         )?;
@@ -569,8 +575,14 @@ pub fn all_schemas() -> Vec<(&'static str, Vec<Field>)> {
     ]
 }
 
-/// The schema of the published layer `id`.
+/// The schema of the published layer `id` (a per-source `hotspots-<source>` layer has the
+/// `hotspots` schema).
 pub fn schema_for(id: &str) -> Option<Vec<Field>> {
+    let id = if id.starts_with("hotspots-") {
+        "hotspots"
+    } else {
+        id
+    };
     all_schemas()
         .into_iter()
         .find(|(l, _)| *l == id)

@@ -1,6 +1,8 @@
 //! Every published layer, computed once from the inputs: the districts, the three hotspot
 //! layers with patrol plans, Gi*, the counts and emerging hotspots, as typed tables with
-//! (for layers that take selections) each feature's incident rows.
+//! (for layers that take selections) each feature's incident rows. When the incidents come
+//! from more than one source (police, health, council, ...), each source also gets its own
+//! density hotspots layer, `hotspots-<source>`; the other layers combine every source.
 
 use crate::density::IncidentFilter;
 use crate::disclosure::Policy;
@@ -38,6 +40,8 @@ pub type FeatureTexts = (
 enum Job {
     Districts,
     Hotspots(&'static str, &'static str, Purpose),
+    /// Density hotspots of one source (its id in the store).
+    SourceHotspots(u8),
     Cells,
 }
 
@@ -62,13 +66,17 @@ pub fn build_layers_then<T: Send>(
     then: impl Fn(&PublishedLayer) -> Result<T, super::PublishError> + Sync,
 ) -> Result<Vec<(PublishedLayer, T)>, super::PublishError> {
     use rayon::prelude::*;
-    let jobs = [
+    let mut jobs = vec![
         Job::Districts,
         Job::Hotspots("hotspots", "Density hotspots", Purpose::All),
         Job::Hotspots("grip", "Grip patrol places", Purpose::Grip),
         Job::Hotspots("diversion", "Diversion hotspots", Purpose::Diversion),
         Job::Cells,
     ];
+    let sources = inp.store.sources.len();
+    if sources > 1 {
+        jobs.extend((0..sources.min(usize::from(u8::MAX))).map(|s| Job::SourceHotspots(s as u8)));
+    }
     let parts: Vec<Vec<(PublishedLayer, T)>> = jobs
         .par_iter()
         .map(|&j| {
@@ -86,13 +94,14 @@ fn run_job(
     policy: &Policy,
     job: Job,
 ) -> Result<Vec<PublishedLayer>, super::PublishError> {
+    let source_id = |s: u8| format!("hotspots-{}", inp.store.sources.name(u16::from(s)));
     let name = match job {
-        Job::Districts => "districts",
-        Job::Hotspots(id, ..) => id,
-        Job::Cells => "gistar, h3-counts, emerging",
+        Job::Districts => "districts".to_string(),
+        Job::Hotspots(id, ..) => id.to_string(),
+        Job::SourceHotspots(s) => source_id(s),
+        Job::Cells => "gistar, h3-counts, emerging".to_string(),
     };
     let _stage = tracing::info_span!("stage", stage = name).entered();
-    let analysis = |e: String| super::PublishError::Analysis(e);
     match job {
         Job::Districts => Ok(vec![controlled(
             policy,
@@ -107,40 +116,73 @@ fn run_job(
             },
             &[],
         )]),
-        Job::Hotspots(id, title, purpose) => {
-            let layer = build_layer(
-                inp,
-                &HotspotRequest {
-                    purpose,
-                    ..Default::default()
-                },
-            )
-            .map_err(|e| analysis(format!("{id}: {e}")))?;
-            // When to act at each place: its peak windows against the whole area's profile.
-            let table = tables::hotspots(inp, &layer, &IncidentFilter::default())?;
-            let support: Vec<Option<u64>> = layer
-                .spots
-                .iter()
-                .map(|h| Some(h.members.len() as u64))
-                .collect();
-            Ok(vec![controlled(
-                policy,
-                PublishedLayer {
-                    id: id.into(),
-                    title: title.into(),
-                    description: format!(
-                        "Ranked {} hotspots: incidents, PAI, what is inside and when to patrol",
-                        purpose.slug()
-                    ),
-                    table: table.into(),
-                    members: Some(layer.spots.iter().map(|h| h.members.clone()).collect()),
-                    text: None,
-                },
-                &support,
-            )])
-        }
+        Job::Hotspots(id, title, purpose) => hotspots_layer(
+            inp,
+            policy,
+            (id.into(), title.into()),
+            purpose,
+            IncidentFilter::default(),
+        ),
+        Job::SourceHotspots(s) => hotspots_layer(
+            inp,
+            policy,
+            (
+                source_id(s),
+                format!(
+                    "Density hotspots: {} records",
+                    inp.store.sources.name(u16::from(s))
+                ),
+            ),
+            Purpose::All,
+            IncidentFilter {
+                sources: vec![s],
+                ..Default::default()
+            },
+        ),
         Job::Cells => cell_layers(inp, policy),
     }
+}
+
+/// A ranked hotspot layer of `purpose` over the incidents `filter` keeps.
+fn hotspots_layer(
+    inp: &Inputs<'_>,
+    policy: &Policy,
+    (id, title): (String, String),
+    purpose: Purpose,
+    filter: IncidentFilter,
+) -> Result<Vec<PublishedLayer>, super::PublishError> {
+    let analysis = |e: String| super::PublishError::Analysis(e);
+    let layer = build_layer(
+        inp,
+        &HotspotRequest {
+            purpose,
+            filter: filter.clone(),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| analysis(format!("{id}: {e}")))?;
+    // When to act at each place: its peak windows against the whole area's profile.
+    let table = tables::hotspots(inp, &layer, &filter)?;
+    let support: Vec<Option<u64>> = layer
+        .spots
+        .iter()
+        .map(|h| Some(h.members.len() as u64))
+        .collect();
+    Ok(vec![controlled(
+        policy,
+        PublishedLayer {
+            id,
+            title,
+            description: format!(
+                "Ranked {} hotspots: incidents, PAI, what is inside and when to patrol",
+                purpose.slug()
+            ),
+            table: table.into(),
+            members: Some(layer.spots.iter().map(|h| h.members.clone()).collect()),
+            text: None,
+        },
+        &support,
+    )])
 }
 
 /// Gi*, the counts and emerging hotspots, on the same H3 cells placed once.

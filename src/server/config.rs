@@ -283,6 +283,15 @@ pub const LAYER_IDS: [&str; 9] = [
     "peaks",
 ];
 
+/// True for a layer id a config may name: one of [`LAYER_IDS`], or `hotspots-<source>` (the
+/// per-source hotspots a refresh publishes when the incidents have several sources).
+pub fn is_layer_id(id: &str) -> bool {
+    LAYER_IDS.contains(&id)
+        || id
+            .strip_prefix("hotspots-")
+            .is_some_and(|s| crate::incidents::schema::check_source_label(s).is_ok_and(|l| l == s))
+}
+
 impl ServeConfig {
     /// Tiers and disclosure rules for publishing.
     pub fn policy(&self) -> crate::disclosure::Policy {
@@ -390,21 +399,24 @@ impl ServeConfig {
                     ),
                 ));
             }
-            if let Some(id) = o.layers.iter().find(|k| !LAYER_IDS.contains(&k.as_str())) {
+            if let Some(id) = o.layers.iter().find(|k| !is_layer_id(k)) {
                 return Err(invalid(
                     "orgs",
                     format!(
-                        "'{}': unknown layer '{id}' (known: {})",
+                        "'{}': unknown layer '{id}' (known: {}, hotspots-<source>)",
                         o.name,
                         LAYER_IDS.join(", ")
                     ),
                 ));
             }
         }
-        if let Some(id) = c.layers.keys().find(|k| !LAYER_IDS.contains(&k.as_str())) {
+        if let Some(id) = c.layers.keys().find(|k| !is_layer_id(k)) {
             return Err(invalid(
                 "layers",
-                format!("unknown layer '{id}' (known: {})", LAYER_IDS.join(", ")),
+                format!(
+                    "unknown layer '{id}' (known: {}, hotspots-<source>)",
+                    LAYER_IDS.join(", ")
+                ),
             ));
         }
         if c.refresh.retain == 0 {
