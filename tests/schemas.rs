@@ -371,3 +371,73 @@ fn the_refresh_publishes_per_source_hotspots() {
         );
     }
 }
+
+/// Ids are unique within a source, not across sources; source labels are normalised; a
+/// priority naming a source the inputs lack is refused; schema globs and repeats are fine;
+/// a schema saved in another encoding says how to fix it.
+#[test]
+fn ids_per_source_labels_priorities_and_schema_paths() {
+    let dir = tmp();
+    let csv = dir.path().join("mixed.csv");
+    std::fs::write(
+        &csv,
+        "id,offence,occurred_from,occurred_to,longitude,latitude,source\n\
+         1001,Robbery,2025-06-14T23:10,,0.5220,51.2730,police\n\
+         1001,Robbery,2025-06-14T23:20,,0.5221,51.2731,East Kent YOT\n\
+         1001,Robbery,2025-06-14T23:30,,0.5222,51.2732,east kent yot\n",
+    )
+    .unwrap();
+    let rej = dir.path().join("rej.csv");
+    let o = run_ok(&[
+        "stats",
+        "--json",
+        "--incidents",
+        csv.to_str().unwrap(),
+        "--rejects",
+        rej.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["accepted"], 2, "{v}");
+    assert_eq!(v["by_source"]["east_kent_yot"], 1);
+    assert_eq!(v["rejected_by_reason"]["duplicate_id"], 1);
+    let text = std::fs::read_to_string(&rej).unwrap();
+    assert!(text.contains("for source east_kent_yot"), "{text}");
+    let e = run_err(&[
+        "stats",
+        "--incidents",
+        csv.to_str().unwrap(),
+        "--rejects",
+        rej.to_str().unwrap(),
+        "--duplicate-priority",
+        "helth",
+    ]);
+    assert!(
+        e.contains("helth") && e.contains("police, east_kent_yot"),
+        "{e}"
+    );
+    // Globs, and the same schema twice, read each schema once.
+    let pattern = root().join("schemas/*.toml").display().to_string();
+    let rms = root().join("schemas/police_rms.toml").display().to_string();
+    let data = root()
+        .join("schemas/fixtures/police_rms.csv")
+        .display()
+        .to_string();
+    run_ok(&[
+        "stats",
+        "--schema",
+        &pattern,
+        &rms,
+        "--incidents",
+        &data,
+        "--rejects",
+        rej.to_str().unwrap(),
+    ]);
+    // A schema saved as Windows-1252.
+    let bad = dir.path().join("w.toml");
+    std::fs::write(&bad, b"source = \"caf\xe9\"\n").unwrap();
+    let e = run_err(&["stats", "--schema", bad.to_str().unwrap()]);
+    assert!(
+        e.contains("w.toml") && e.contains("save it as UTF-8"),
+        "{e}"
+    );
+}

@@ -22,9 +22,16 @@ pub fn with_header(header: &[u8], data: &[u8]) -> Vec<u8> {
 
 /// Ingests `bytes` as one file: an error is fine (a refused file), a panic is a bug, and an
 /// accepted file's accounting must balance (accepted + rejected = rows read).
+#[allow(dead_code)]
 pub fn ingest(bytes: &[u8]) {
+    ingest_with(bytes, Vec::new());
+}
+
+/// As [`ingest`], reading through the given input schemas.
+pub fn ingest_with(bytes: &[u8], schemas: Vec<std::sync::Arc<hotspots::incidents::InputSchema>>) {
     let opts = IngestOptions {
         split_on_thread: false,
+        schemas,
         ..Default::default()
     };
     let mut ing = Ingester::new(index(), opts).expect("ingester");

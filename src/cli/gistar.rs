@@ -95,7 +95,7 @@ fn extra(a: &CellArgs, l: &Loaded) -> serde_json::Value {
     json!({
         "filters": a.filter.describe(),
         "crs": a.crs,
-        "inputs": {"files": l.report.files, "rows_read": l.report.rows_read, "accepted": l.report.accepted, "rejected": l.report.rejected},
+        "inputs": {"files": l.report.files, "rows_read": l.report.rows_read, "accepted": l.report.accepted, "rejected": l.report.rejected, "by_source": l.report.accepted_by_source, "cross_source_duplicates": l.report.cross_source_duplicates},
         "boundaries": {"origin": l.pack.origin},
     })
 }

@@ -119,7 +119,7 @@ pub fn run(a: HotspotsArgs) -> Result<()> {
     let extra = json!({
         "filters": a.filter.describe(),
         "crs": a.crs,
-        "inputs": {"files": l.report.files, "rows_read": l.report.rows_read, "accepted": l.report.accepted, "rejected": l.report.rejected, "month_only": l.report.month_only},
+        "inputs": {"files": l.report.files, "rows_read": l.report.rows_read, "accepted": l.report.accepted, "rejected": l.report.rejected, "month_only": l.report.month_only, "by_source": l.report.accepted_by_source, "cross_source_duplicates": l.report.cross_source_duplicates},
         "boundaries": {"origin": l.pack.origin, "provenance": l.pack.provenance},
         "generator": format!("hotspots {}", env!("CARGO_PKG_VERSION")),
     });

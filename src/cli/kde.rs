@@ -166,7 +166,7 @@ fn write_surface(
         "surface": s,
         "grid": {"crs": "EPSG:27700", "xllcorner": s.grid.x0_m, "yllcorner": s.grid.y0_m, "cell_m": s.grid.cell_m, "ncols": s.grid.nx, "nrows": s.grid.ny, "nodata": density::raster::NODATA},
         "filters": a.filter.describe(),
-        "inputs": {"files": l.report.files, "rows_read": l.report.rows_read, "accepted": l.report.accepted, "rejected": l.report.rejected},
+        "inputs": {"files": l.report.files, "rows_read": l.report.rows_read, "accepted": l.report.accepted, "rejected": l.report.rejected, "by_source": l.report.accepted_by_source, "cross_source_duplicates": l.report.cross_source_duplicates},
         "boundaries": {"origin": l.pack.origin, "provenance": l.pack.provenance},
     });
     let meta_path = out.with_extension("json");

@@ -268,7 +268,7 @@ impl FilterArgs {
                 .sources
                 .iter()
                 .map(|s| {
-                    let l = s.trim().to_ascii_lowercase();
+                    let l = crate::incidents::schema::check_source_label(s).unwrap_or_default();
                     store
                         .sources
                         .names()
@@ -372,10 +372,17 @@ impl IncidentArgs {
             Some(p) => OffenceMap::load(p)?,
             None => OffenceMap::default_table(),
         };
-        let schemas = self
-            .schemas
+        // Schema paths may be globs; a schema named twice is read once.
+        let mut schema_paths = Vec::new();
+        for p in refresh::expand_globs(&self.schemas)? {
+            let key = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+            if !schema_paths.iter().any(|(k, _)| *k == key) {
+                schema_paths.push((key, p));
+            }
+        }
+        let schemas = schema_paths
             .iter()
-            .map(|p| crate::incidents::InputSchema::load(p).map(std::sync::Arc::new))
+            .map(|(_, p)| crate::incidents::InputSchema::load(p).map(std::sync::Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         let defaults = crate::incidents::DuplicateRule::default();
         let duplicate_rule = crate::incidents::DuplicateRule {
@@ -422,6 +429,18 @@ impl IncidentArgs {
             ing.ingest_path(p)?;
         }
         let (store, report) = ing.finish()?;
+        // A priority naming a source the inputs do not have is a typo (helth for health).
+        if store.sources.len() > 1 {
+            if let Some(bad) = self.duplicate_priority.iter().flatten().find(|p| {
+                let l = crate::incidents::schema::check_source_label(p).unwrap_or_default();
+                !store.sources.names().contains(&l)
+            }) {
+                anyhow::bail!(
+                    "--duplicate-priority {bad}: the incidents have sources {}",
+                    store.sources.names().join(", ")
+                );
+            }
+        }
         tracing::info!(
             "read {} rows: {} accepted, {} rejected{}",
             report.rows_read,

@@ -80,7 +80,7 @@ pub fn run(a: PeaksArgs) -> Result<()> {
     };
     let mut doc = peaks_report(&inp, &opts, &spots);
     doc["filters"] = a.filter.describe();
-    doc["inputs"] = json!({"files": l.report.files, "rows_read": l.report.rows_read, "accepted": l.report.accepted, "rejected": l.report.rejected, "month_only": l.report.month_only});
+    doc["inputs"] = json!({"files": l.report.files, "rows_read": l.report.rows_read, "accepted": l.report.accepted, "rejected": l.report.rejected, "month_only": l.report.month_only, "by_source": l.report.accepted_by_source, "cross_source_duplicates": l.report.cross_source_duplicates});
     crate::output::write_atomic(&a.out, serde_json::to_string_pretty(&doc)?.as_bytes())
         .with_context(|| format!("writing {}", a.out.display()))?;
     let summary = |k: &str| -> String {

@@ -50,15 +50,12 @@ pub fn expand_globs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             continue;
         }
         let mut hits: Vec<PathBuf> = glob::glob(&text)
-            .with_context(|| format!("incidents pattern {text}"))?
+            .with_context(|| format!("pattern {text}"))?
             .filter_map(|r| r.ok())
             .filter(|p| p.is_file())
             .collect();
         hits.sort();
-        anyhow::ensure!(
-            !hits.is_empty(),
-            "incidents pattern {text}: no file matches"
-        );
+        anyhow::ensure!(!hits.is_empty(), "pattern {text}: no file matches");
         out.extend(hits);
     }
     Ok(out)

@@ -49,7 +49,7 @@ impl DuplicateRule {
     /// The rule in words, for reports and metadata.
     pub fn describe(&self) -> String {
         format!(
-            "records from different sources within {} m and {} minutes (occurrence windows widened by {} minutes overlap; windows over 25 hours never match); of a pair, the record of the lower-ranked source is flagged, none merged (rank: {}then the order of the inputs)",
+            "records from different sources at most {} m and {} minutes apart (a record with a span matches a time inside it or within {} minutes of its ends; spans over 25 hours never match); of a pair, the record of the lower-ranked source is flagged, none merged (rank: {}then the order of the inputs)",
             self.distance_m,
             self.window_min,
             self.window_min,

@@ -823,11 +823,17 @@ impl<'a> Ingester<'a> {
         // Hash the ids and load their slots of the duplicate table now, all together, so the
         // cache misses overlap instead of stalling one row at a time below.
         let mut touched = 0u64;
+        // Ids are unique within a source: partner systems number their records independently.
         let ids: Vec<(&[u8], u64)> = recs
             .iter()
-            .map(|rec| {
+            .zip(&parsed)
+            .map(|(rec, p)| {
                 let id = rec.get(cols.id).unwrap_or(b"").trim_ascii();
-                let h = self.hasher.hash(id);
+                let source = p.as_ref().map_or(0, |p| p.source);
+                let h = self
+                    .hasher
+                    .hash(id)
+                    .wrapping_add(u64::from(source).wrapping_mul(0x9e37_79b9_7f4a_7c15));
                 touched ^= self.seen_ids.touch(h);
                 (id, h)
             })
@@ -858,11 +864,14 @@ impl<'a> Ingester<'a> {
                 let (x, y) = pts[k];
                 k += 1;
                 let district = self.assign(cols, &mut p, x, y)?;
-                if !id.is_empty() && !self.remember_id(id_hash, id) {
+                if !id.is_empty() && !self.remember_id(id_hash, id, p.source) {
                     return Err(problem(
                         RejectReason::DuplicateId,
                         cols.id,
-                        "id already accepted earlier in this ingest",
+                        format!(
+                            "id already accepted for source {} earlier in this ingest",
+                            self.store.sources.name(u16::from(p.source))
+                        ),
                     ));
                 }
                 self.store.push(NewIncident {
@@ -953,12 +962,18 @@ impl<'a> Ingester<'a> {
         ))
     }
 
-    /// Records an id with its hash; false when it was already accepted.
-    fn remember_id(&mut self, hash: u64, id: &[u8]) -> bool {
+    /// Records a source's id with its hash; false when that source already had it.
+    fn remember_id(&mut self, hash: u64, id: &[u8], source: u8) -> bool {
         let row = self.store.len() as u32;
-        let ids = &self.store.ids;
+        let (ids, sources) = (&self.store.ids, &self.store.source);
         self.seen_ids
-            .insert(hash, id, row, |r| ids.get_bytes(r as usize))
+            .insert(hash, id, row, |r| {
+                if sources[r as usize] == source {
+                    ids.get_bytes(r as usize)
+                } else {
+                    b""
+                }
+            })
             .is_ok()
     }
 
@@ -1263,7 +1278,7 @@ impl<'a> Ingester<'a> {
     /// The store's id for a source label (checked and lower-cased once per distinct text).
     fn source_for(&mut self, text: &str) -> Result<u8, String> {
         if let Some(v) = self.source_cache.get(text.as_bytes()) {
-            return v.ok_or_else(|| format!("source '{text}' is not a usable label"));
+            return v.ok_or_else(|| check_source_label(text).err().unwrap_or_default());
         }
         let id = match check_source_label(text) {
             Err(m) => {

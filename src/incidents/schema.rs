@@ -160,17 +160,26 @@ pub struct InputSchema {
     date_has_time: bool,
 }
 
-/// A source label: lower-case letters, digits, `_` and `-`, 1 to 32 characters.
+/// A source label from its text: lower-cased, each run of characters other than letters,
+/// digits, `_` and `-` made one `_` (`East Kent YOT` → `east_kent_yot`, `A&E` → `a_e`),
+/// trimmed of `_`; 1 to 32 characters, and not ending in `epsg27700` (layer file names use
+/// that suffix).
+///
+/// # Errors
+/// The label is empty or too long once normalised.
 pub fn check_source_label(s: &str) -> Result<String, String> {
-    let l = s.trim().to_ascii_lowercase();
-    if l.is_empty()
-        || l.len() > 32
-        || !l
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-    {
+    let mut l = String::with_capacity(s.len());
+    for c in s.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            l.push(c);
+        } else if !l.ends_with('_') {
+            l.push('_');
+        }
+    }
+    let l = l.trim_matches('_').to_string();
+    if l.is_empty() || l.len() > 32 || l.ends_with("epsg27700") {
         return Err(format!(
-            "source '{s}' must be 1 to 32 letters, digits, '_' or '-'"
+            "source '{s}' does not make a label: 1 to 32 letters, digits, '_' or '-' once lower-cased, not ending in epsg27700"
         ));
     }
     Ok(l)
@@ -203,15 +212,23 @@ impl InputSchema {
     /// year, a time column without a time format, a code column without a code table.
     pub fn load(path: &Path) -> Result<Self, SchemaError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SchemaError::Io {
+        let bytes = std::fs::read(path).map_err(|source| SchemaError::Io {
             file: file.clone(),
             source,
         })?;
+        let text = String::from_utf8(bytes).map_err(|e| SchemaError::Toml {
+            file: file.clone(),
+            message: format!(
+                "not UTF-8 (byte {} of the file): save it as UTF-8 (in Notepad: Save as, Encoding UTF-8)",
+                e.utf8_error().valid_up_to() + 1
+            ),
+        })?;
+        let text = text.trim_start_matches('\u{feff}');
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "schema".into());
-        Self::parse(&text, &file, &stem)
+        Self::parse(text, &file, &stem)
     }
 
     /// Parses and checks schema text; `file` names it in errors, `default_name` is the name
@@ -618,7 +635,13 @@ mod tests {
         assert!(base("grid_ref = \"g\"", src).contains("no offence"));
         assert!(base("offence_code = \"b\"\ngrid_ref = \"g\"", src).contains("offence_codes"));
         assert!(base("offence = \"b\"\ngrid_ref = \"g\"", "").contains("source"));
-        assert!(base("offence = \"b\"\ngrid_ref = \"g\"", "source = \"A&E\"").contains("source"));
+        assert!(base("offence = \"b\"\ngrid_ref = \"g\"", "source = \"&&\"").contains("source"));
+        assert_eq!(
+            check_source_label("East Kent YOT").unwrap(),
+            "east_kent_yot"
+        );
+        assert_eq!(check_source_label(" A&E ").unwrap(), "a_e");
+        assert!(check_source_label("police-epsg27700").is_err());
         assert!(
             base("offence = \"b\"\ngrid_ref = \"g\"\nstart_time = \"t\"", src)
                 .contains("formats.time")
