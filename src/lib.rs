@@ -9,6 +9,7 @@ pub mod cli;
 pub mod crs;
 pub mod density;
 pub mod disclosure;
+pub mod evaluate;
 pub mod fixtures;
 pub mod gistar;
 pub mod hotspots;
