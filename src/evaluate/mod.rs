@@ -4,3 +4,6 @@
 pub mod metrics;
 
 pub use metrics::{cells_for_share, coverage, top_k_jaccard, CoveragePoint};
+pub mod surface;
+
+pub use surface::{backtest_surface, SurfaceBacktest};
