@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+mod evaluate;
 mod gistar;
 mod hotspots;
 mod kde;
@@ -63,6 +64,9 @@ pub enum Command {
     Emerging(Box<gistar::CellArgs>),
     /// Serve the layers over HTTP (OGC API - Features).
     Serve(Box<serve::ServeArgs>),
+    /// Backtest: hotspot maps from a training period scored on a test period (hit rate, PAI,
+    /// PEI, RRI, stability).
+    Evaluate(Box<evaluate::EvaluateArgs>),
     /// Compute every published layer and publish them as a snapshot (the nightly refresh).
     Refresh(Box<refresh::RefreshArgs>),
     /// Bearer tokens for organisations that may read partner or restricted layers.
@@ -649,6 +653,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Stats(a) => stats(a),
         Command::Ingest(a) => ingest(a),
         Command::Kde(a) => kde::run(*a),
+        Command::Evaluate(a) => evaluate::run(*a),
         Command::Hotspots(a) => hotspots::run(*a),
         Command::Peaks(a) => peaks::run(*a),
         Command::Gistar(a) => gistar::run_gistar(*a),

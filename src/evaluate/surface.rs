@@ -99,6 +99,43 @@ pub fn backtest_surface(
     })
 }
 
+/// The "counts" method: last period's incidents per land cell are the map (the grid and
+/// land cells are those of the surface `opts` makes; ties go to the lowest test count).
+/// Stability compares the top cells by training and by test counts.
+///
+/// # Errors
+/// As [`backtest_surface`].
+#[allow(clippy::too_many_arguments)]
+pub fn backtest_counts(
+    pack: &BoundaryPack,
+    index: &DistrictIndex,
+    harm: &HarmTable,
+    train: &IncidentStore,
+    test: &IncidentStore,
+    opts: &SurfaceOptions,
+    shares: &[f64],
+) -> Result<SurfaceBacktest, SurfaceError> {
+    let made = compute_surface(pack, index, train, harm, opts)?;
+    let land = land_cells(&made);
+    let pick = |v: &[f64]| -> Vec<f64> { land.iter().map(|&i| v[i]).collect() };
+    let train_counts = pick(&counts_on(&made.grid, train, &opts.filter));
+    let test_counts = pick(&counts_on(&made.grid, test, &opts.filter));
+    let points = coverage(&train_counts, &train_counts, &test_counts, shares);
+    let stability = shares
+        .first()
+        .and_then(|&s| top_k_jaccard(&train_counts, &test_counts, cells_for_share(s, land.len())));
+    Ok(SurfaceBacktest {
+        bandwidth_m: 0.0,
+        bandwidth_method: "none (cell counts)".into(),
+        land_cells: land.len(),
+        cell_m: made.grid.cell_m,
+        train_incidents: train_counts.iter().sum(),
+        test_incidents: test_counts.iter().sum(),
+        coverage: points,
+        stability,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
