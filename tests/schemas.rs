@@ -209,15 +209,10 @@ fn sources_are_kept_and_cross_source_duplicates_flagged() {
     assert!(d.pairs >= d.flagged);
 }
 
-/// The CLI: per-source analyses and --drop-duplicates count what they should; a snapshot
-/// keeps the sources and the flags.
-#[test]
-fn per_source_and_deduplicated_analyses_from_the_cli() {
-    let (_, m) = made();
-    let dir = tmp();
-    let snap = dir.path().join("all.hsnap");
-    let fixtures = root().join("schemas/fixtures");
-    let mut args: Vec<String> = vec!["ingest".into(), "--schema".into()];
+/// Runs `command` on the three partner fixtures through their schemas, rejects into `dir`,
+/// writing `out`.
+fn run_on_partners(command: &str, dir: &std::path::Path, out: &std::path::Path) {
+    let mut args: Vec<String> = vec![command.into(), "--schema".into()];
     for s in ["police_rms", "ae_istv", "council_asb"] {
         args.push(
             root()
@@ -228,16 +223,32 @@ fn per_source_and_deduplicated_analyses_from_the_cli() {
     }
     args.push("--incidents".into());
     for f in ["police_rms.csv", "ae_istv.csv", "council_asb.csv"] {
-        args.push(fixtures.join(f).display().to_string());
+        args.push(
+            root()
+                .join("schemas/fixtures")
+                .join(f)
+                .display()
+                .to_string(),
+        );
     }
     args.extend([
         "--rejects".into(),
-        dir.path().join("rej.csv").display().to_string(),
+        dir.join("rej.csv").display().to_string(),
         "--out".into(),
-        snap.display().to_string(),
+        out.display().to_string(),
     ]);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     run_ok(&argv);
+}
+
+/// The CLI: per-source analyses and --drop-duplicates count what they should; a snapshot
+/// keeps the sources and the flags.
+#[test]
+fn per_source_and_deduplicated_analyses_from_the_cli() {
+    let (_, m) = made();
+    let dir = tmp();
+    let snap = dir.path().join("all.hsnap");
+    run_on_partners("ingest", dir.path(), &snap);
     let count = |extra: &[&str]| -> u64 {
         let out = dir.path().join("k.asc");
         let mut a = vec![
@@ -328,33 +339,7 @@ fn schema_errors_name_the_file_key_and_columns() {
 fn the_refresh_publishes_per_source_hotspots() {
     let dir = tmp();
     let out = dir.path().join("pub");
-    let mut args: Vec<String> = vec!["refresh".into(), "--schema".into()];
-    for s in ["police_rms", "ae_istv", "council_asb"] {
-        args.push(
-            root()
-                .join(format!("schemas/{s}.toml"))
-                .display()
-                .to_string(),
-        );
-    }
-    args.push("--incidents".into());
-    for f in ["police_rms.csv", "ae_istv.csv", "council_asb.csv"] {
-        args.push(
-            root()
-                .join("schemas/fixtures")
-                .join(f)
-                .display()
-                .to_string(),
-        );
-    }
-    args.extend([
-        "--rejects".into(),
-        dir.path().join("rej.csv").display().to_string(),
-        "--out".into(),
-        out.display().to_string(),
-    ]);
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_ok(&argv);
+    run_on_partners("refresh", dir.path(), &out);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("current/manifest.json")).unwrap()).unwrap();
     let text = manifest.to_string();

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{FilterArgs, IncidentArgs, PackArg};
 use crate::density::{BandwidthRule, SurfaceOptions};
-use crate::evaluate::{backtest_counts, backtest_surface};
+use crate::evaluate::{backtest, Method};
 use crate::incidents::HarmTable;
 
 /// `hotspots evaluate`
@@ -121,27 +121,21 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
                 filter: filter.clone(),
                 ..Default::default()
             };
-            let b = if m == "kde" {
-                backtest_surface(
-                    &train.pack,
-                    &train.index,
-                    &harm,
-                    &train.store,
-                    &test.store,
-                    &opts,
-                    &shares,
-                )?
+            let method = if m == "kde" {
+                Method::Kde
             } else {
-                backtest_counts(
-                    &train.pack,
-                    &train.index,
-                    &harm,
-                    &train.store,
-                    &test.store,
-                    &opts,
-                    &shares,
-                )?
+                Method::Counts
             };
+            let b = backtest(
+                method,
+                &train.pack,
+                &train.index,
+                &harm,
+                &train.store,
+                &test.store,
+                &opts,
+                &shares,
+            )?;
             eprintln!(
                 "{m}{}: at {}% of land PAI {} hit rate {} PEI {}",
                 if m == "kde" {

@@ -6,4 +6,4 @@ pub mod metrics;
 pub use metrics::{cells_for_share, coverage, top_k_jaccard, CoveragePoint};
 pub mod surface;
 
-pub use surface::{backtest_counts, backtest_surface, SurfaceBacktest};
+pub use surface::{backtest, Method, SurfaceBacktest};

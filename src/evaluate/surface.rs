@@ -54,15 +54,25 @@ pub fn land_cells(surface: &Surface) -> Vec<usize> {
         .collect()
 }
 
-/// Makes the surface from `train` with `opts`, and scores it on `test` at each of `shares`
-/// (fractions of land area); stability compares it with the surface `opts` makes from
-/// `test`. The two stores must share the boundary pack (the same grid is used: give
-/// `opts.extent` or leave the county's).
+/// How a method makes its map from a period's incidents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The density surface `opts` makes.
+    Kde,
+    /// Last period's incidents per land cell (ties go to the lowest test count).
+    Counts,
+}
+
+/// Makes `method`'s map from `train` and scores it on `test` at each of `shares` (fractions
+/// of land area); stability compares it with the same method's map of `test`. The land
+/// cells are those of the surface `opts` makes (for both methods); the two stores must share
+/// the boundary pack (the same grid is used: give `opts.extent` or leave the county's).
 ///
 /// # Errors
 /// The surface cannot be made (e.g. an automatic bandwidth with no spread).
 #[allow(clippy::too_many_arguments)]
-pub fn backtest_surface(
+pub fn backtest(
+    method: Method,
     pack: &BoundaryPack,
     index: &DistrictIndex,
     harm: &HarmTable,
@@ -74,59 +84,33 @@ pub fn backtest_surface(
     let made = compute_surface(pack, index, train, harm, opts)?;
     let land = land_cells(&made);
     let pick = |v: &[f64]| -> Vec<f64> { land.iter().map(|&i| v[i]).collect() };
-    let score = pick(&made.values);
     let train_counts = pick(&counts_on(&made.grid, train, &opts.filter));
     let test_counts = pick(&counts_on(&made.grid, test, &opts.filter));
+    let (score, next_score, bandwidth_m, bandwidth_method) = match method {
+        Method::Kde => (
+            pick(&made.values),
+            compute_surface(pack, index, test, harm, opts)
+                .ok()
+                .filter(|next| next.grid.len() == made.grid.len())
+                .map(|next| pick(&next.values)),
+            made.bandwidth_m,
+            made.bandwidth_method.clone(),
+        ),
+        Method::Counts => (
+            train_counts.clone(),
+            Some(test_counts.clone()),
+            0.0,
+            "none (cell counts)".to_string(),
+        ),
+    };
     let points = coverage(&score, &train_counts, &test_counts, shares);
-    let stability = match (
-        shares.first(),
-        compute_surface(pack, index, test, harm, opts),
-    ) {
-        (Some(&s), Ok(next)) if next.grid.len() == made.grid.len() => {
-            top_k_jaccard(&score, &pick(&next.values), cells_for_share(s, land.len()))
-        }
+    let stability = match (shares.first(), next_score) {
+        (Some(&s), Some(next)) => top_k_jaccard(&score, &next, cells_for_share(s, land.len())),
         _ => None,
     };
     Ok(SurfaceBacktest {
-        bandwidth_m: made.bandwidth_m,
-        bandwidth_method: made.bandwidth_method.clone(),
-        land_cells: land.len(),
-        cell_m: made.grid.cell_m,
-        train_incidents: train_counts.iter().sum(),
-        test_incidents: test_counts.iter().sum(),
-        coverage: points,
-        stability,
-    })
-}
-
-/// The "counts" method: last period's incidents per land cell are the map (the grid and
-/// land cells are those of the surface `opts` makes; ties go to the lowest test count).
-/// Stability compares the top cells by training and by test counts.
-///
-/// # Errors
-/// As [`backtest_surface`].
-#[allow(clippy::too_many_arguments)]
-pub fn backtest_counts(
-    pack: &BoundaryPack,
-    index: &DistrictIndex,
-    harm: &HarmTable,
-    train: &IncidentStore,
-    test: &IncidentStore,
-    opts: &SurfaceOptions,
-    shares: &[f64],
-) -> Result<SurfaceBacktest, SurfaceError> {
-    let made = compute_surface(pack, index, train, harm, opts)?;
-    let land = land_cells(&made);
-    let pick = |v: &[f64]| -> Vec<f64> { land.iter().map(|&i| v[i]).collect() };
-    let train_counts = pick(&counts_on(&made.grid, train, &opts.filter));
-    let test_counts = pick(&counts_on(&made.grid, test, &opts.filter));
-    let points = coverage(&train_counts, &train_counts, &test_counts, shares);
-    let stability = shares
-        .first()
-        .and_then(|&s| top_k_jaccard(&train_counts, &test_counts, cells_for_share(s, land.len())));
-    Ok(SurfaceBacktest {
-        bandwidth_m: 0.0,
-        bandwidth_method: "none (cell counts)".into(),
+        bandwidth_m,
+        bandwidth_method,
         land_cells: land.len(),
         cell_m: made.grid.cell_m,
         train_incidents: train_counts.iter().sum(),
@@ -182,8 +166,17 @@ mod tests {
             ..Default::default()
         };
         let harm = HarmTable::default_table();
-        let b =
-            backtest_surface(&pack, &index, &harm, &train, &test, &opts, &[0.001, 0.01]).unwrap();
+        let b = backtest(
+            Method::Kde,
+            &pack,
+            &index,
+            &harm,
+            &train,
+            &test,
+            &opts,
+            &[0.001, 0.01],
+        )
+        .unwrap();
         let one = &b.coverage[0];
         // 0.1% of land (166 cells of 150 m) around the planted places: measured PAI 363,
         // hit rate 0.36, PEI 0.86, RRI 0.98, stability 0.67 (a random map has PAI about 1).

@@ -147,19 +147,22 @@ fn detect(
     file: &str,
     schemas: &[Arc<InputSchema>],
 ) -> Result<Columns, IngestError> {
-    let names: Vec<String> = headers
+    // Header names as the file writes them (BOM and spaces trimmed), and lower-cased for
+    // matching.
+    let shown: Vec<String> = headers
         .iter()
         .enumerate()
         .map(|(i, h)| {
             let s = String::from_utf8_lossy(h);
             let s = if i == 0 {
-                s.trim_start_matches('\u{feff}').to_string()
+                s.trim_start_matches('\u{feff}')
             } else {
-                s.to_string()
+                &s
             };
-            s.trim().to_ascii_lowercase()
+            s.trim().to_string()
         })
         .collect();
+    let names: Vec<String> = shown.iter().map(|s| s.to_ascii_lowercase()).collect();
     let find = |n: &str| names.iter().position(|h| h == n);
     // A schema the user gave wins over the built-in formats when the header has every
     // column it names.
@@ -171,15 +174,6 @@ fn detect(
         [] => {}
         [s] => {
             // Field names in rejections as the export writes them.
-            let shown: Vec<String> = headers
-                .iter()
-                .enumerate()
-                .map(|(i, h)| {
-                    let s = String::from_utf8_lossy(h);
-                    let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { &s };
-                    s.trim().to_string()
-                })
-                .collect();
             let mut c = schema_columns(s, &names);
             c.names = shown;
             return Ok(c);
