@@ -355,6 +355,72 @@ pub fn write_csv_to(rows: &[FixtureRow], bng: bool, w: &mut impl Write) -> std::
     Ok(())
 }
 
+/// police.uk's crime type for a generated offence text (its published categories).
+pub fn police_uk_crime_type(offence: &str) -> &'static str {
+    let o = offence.to_ascii_lowercase();
+    if o.contains("robbery") {
+        "Robbery"
+    } else if o.contains("possession") {
+        "Possession of weapons"
+    } else if o.contains("public order") {
+        "Public order"
+    } else if o.contains("criminal damage") {
+        "Criminal damage and arson"
+    } else if o.contains("theft from the person") {
+        "Theft from the person"
+    } else {
+        "Violence and sexual offences"
+    }
+}
+
+/// Writes rows as police.uk street-level crime files, one per local calendar month
+/// (`DIR/YYYY-MM-<force>-street.csv`, the police.uk header; Crime ID a 64-hex digest of the
+/// row id; Month from the start; the 6-decimal degrees the generator checked). Returns the
+/// files written, in month order.
+///
+/// # Errors
+/// A file cannot be written.
+pub fn write_police_uk(
+    rows: &[FixtureRow],
+    force: &str,
+    dir: &Path,
+) -> std::io::Result<Vec<(std::path::PathBuf, usize)>> {
+    use sha2::Digest;
+    let slug = force.to_ascii_lowercase().replace(' ', "-");
+    let slug = slug.trim_end_matches("-police");
+    let mut months: std::collections::BTreeMap<String, Vec<&FixtureRow>> = Default::default();
+    for r in rows {
+        months
+            .entry(r.from.strftime("%Y-%m").to_string())
+            .or_default()
+            .push(r);
+    }
+    let mut written = Vec::new();
+    for (month, rows) in months {
+        let path = dir.join(format!("{month}-{slug}-street.csv"));
+        let mut w = crate::output::AtomicFile::create(&path)?;
+        writeln!(
+            w,
+            "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context"
+        )?;
+        for r in &rows {
+            let id = sha2::Sha256::digest(r.id.as_bytes());
+            let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            writeln!(
+                w,
+                "{hex},{month},{force},{force},{:.6},{:.6},On or near {},,,{},Investigation complete; no suspect identified,",
+                r.lon,
+                r.lat,
+                r.location_type,
+                police_uk_crime_type(r.offence),
+            )?;
+        }
+        w.commit()?;
+        written.push((path, rows.len()));
+    }
+    Ok(written)
+}
+
 /// The committed default fixture (`fixtures/kent_incidents.csv`), embedded in the binary.
 pub const DEFAULT_FIXTURE: &[u8] = include_bytes!("../fixtures/kent_incidents.csv");
 /// Name used for the embedded fixture in reports.

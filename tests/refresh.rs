@@ -153,6 +153,67 @@ fn two_refreshes_of_the_same_input_are_identical_and_retention_keeps_the_newest(
     assert!(!a.exists() && b.exists() && c.exists());
 }
 
+/// `bandwidth = "backtest"`: the refresh chooses the heatmap's bandwidth by a rolling
+/// backtest of the data at hand, publishes the surface at it, and the manifest records every
+/// candidate's scores; one thread or two, the same choice and the same surface.
+#[test]
+fn the_refresh_chooses_the_heatmap_bandwidth_by_backtest() {
+    let dir = tmp();
+    let config = write(
+        dir.path(),
+        "c.toml",
+        "[heatmap]\nbandwidth = \"backtest\"\n[heatmap.backtest]\ncandidates_m = [150, 300, 600, 1200]\n",
+    );
+    let out = dir.path().join("pub");
+    let run = |threads| {
+        let o = refresh_threads(&out, &["--config", config.to_str().unwrap()], Some(threads));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        manifest(&current(&out))
+    };
+    let a = run(1);
+    let h = &a["heatmap"];
+    let choice = &h["bandwidth_choice"];
+    let cands = choice["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), 4);
+    let best = cands
+        .iter()
+        .max_by(|x, y| {
+            x["mean_pai"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&y["mean_pai"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(h["bandwidth_m"], best["bandwidth_m"]);
+    assert_eq!(h["bandwidth_m"], choice["bandwidth_m"]);
+    assert!(
+        h["bandwidth_method"]
+            .as_str()
+            .unwrap()
+            .starts_with("backtest"),
+        "{h}"
+    );
+    // A year of data: six folds of three months, the last six months tested.
+    assert_eq!(choice["folds"].as_array().unwrap().len(), 6);
+    assert_eq!(choice["folds"][5]["test_period"], "2025-12");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let b = run(2);
+    assert_eq!(
+        b["heatmap"]["bandwidth_choice"],
+        a["heatmap"]["bandwidth_choice"]
+    );
+    assert_eq!(b["files"], a["files"], "the same bytes");
+    // A value other than "backtest" is refused, naming the key.
+    let bad = write(dir.path(), "bad.toml", "[heatmap]\nbandwidth = \"auto\"\n");
+    let o = refresh(
+        &dir.path().join("pub2"),
+        &["--config", bad.to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("heatmap.bandwidth"), "{e}");
+}
+
 #[test]
 fn quality_gates_refuse_with_a_reason_and_force_overrides() {
     let dir = tmp();

@@ -101,6 +101,9 @@ pub enum FixturesCommand {
     /// Write the partner exports the example input schemas describe (schemas/*.toml):
     /// police_rms.csv, ae_istv.csv and council_asb.csv.
     Partners(PartnersArgs),
+    /// Write the same realistic incidents as police.uk street-level crime files, one per
+    /// month (month only, police.uk crime types), for backtests on the police.uk format.
+    PoliceUk(PoliceUkArgs),
 }
 
 /// `hotspots fixtures partners`
@@ -112,6 +115,28 @@ pub struct PartnersArgs {
     #[arg(long, default_value_t = crate::fixtures::partners::PARTNER_FIXTURE_SEED)]
     pub seed: u64,
     /// Folder to write the three files to.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+}
+
+/// `hotspots fixtures police-uk`
+#[derive(Debug, Args)]
+pub struct PoliceUkArgs {
+    #[command(flatten)]
+    pub pack: PackArg,
+    /// Random seed (same seed, same files).
+    #[arg(long)]
+    pub seed: u64,
+    /// Number of incidents over the whole period.
+    #[arg(long)]
+    pub count: usize,
+    /// First day (local date); the period runs 365 days from it.
+    #[arg(long, default_value = "2025-01-01")]
+    pub start: String,
+    /// The force, as police.uk's "Reported by" and in the file names.
+    #[arg(long, default_value = "Kent Police")]
+    pub force: String,
+    /// Folder to write the monthly files to.
     #[arg(long, value_name = "DIR")]
     pub out_dir: PathBuf,
 }
@@ -650,6 +675,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Boundaries(BoundariesCommand::Show(a)) => boundaries_show(a),
         Command::Fixtures(FixturesCommand::Generate(a)) => fixtures_generate(a),
         Command::Fixtures(FixturesCommand::Partners(a)) => fixtures_partners(a),
+        Command::Fixtures(FixturesCommand::PoliceUk(a)) => fixtures_police_uk(a),
         Command::Stats(a) => stats(a),
         Command::Ingest(a) => ingest(a),
         Command::Kde(a) => kde::run(*a),
@@ -763,6 +789,28 @@ fn fixtures_partners(a: PartnersArgs) -> Result<()> {
         crate::output::write_atomic(&path, &e.bytes)
             .with_context(|| format!("{}: cannot write", path.display()))?;
         eprintln!("wrote {} ({} rows)", path.display(), e.rows);
+    }
+    Ok(())
+}
+
+fn fixtures_police_uk(a: PoliceUkArgs) -> Result<()> {
+    let pack = a.pack.load()?;
+    let index = DistrictIndex::new(&pack);
+    let start = crate::incidents::time::parse_date(&a.start)
+        .map_err(|e| anyhow::anyhow!("--start: {e}"))?;
+    let opts = FixtureOptions {
+        seed: a.seed,
+        count: a.count,
+        start,
+        ..Default::default()
+    };
+    let rows = fixtures::generate(&pack, &index, &opts)?;
+    std::fs::create_dir_all(&a.out_dir)
+        .with_context(|| format!("{}: cannot create", a.out_dir.display()))?;
+    let files = fixtures::write_police_uk(&rows, &a.force, &a.out_dir)
+        .with_context(|| format!("writing to {}", a.out_dir.display()))?;
+    for (p, n) in &files {
+        eprintln!("wrote {} ({n} crimes)", p.display());
     }
     Ok(())
 }

@@ -8,9 +8,10 @@ use clap::Args;
 use sha2::{Digest, Sha256};
 
 use super::IncidentArgs;
-use crate::density::{BandwidthRule, SurfaceOptions};
+use crate::density::{BandwidthRule, IncidentFilter, SurfaceOptions};
+use crate::evaluate::{choose_bandwidth, Backtester, ChoiceOptions, Step};
 use crate::incidents::{HarmTable, IncidentIndex};
-use crate::publish::{publish, GateOptions, PublishOptions};
+use crate::publish::{publish, BandwidthChoiceRecord, GateOptions, PublishOptions};
 use crate::server::config::ServeConfig;
 
 /// `hotspots refresh`
@@ -134,6 +135,7 @@ pub fn refresh(mut a: RefreshArgs) -> Result<crate::publish::PublishOutcome> {
     };
     let harm = HarmTable::default_table();
     let index = IncidentIndex::build(&l.store);
+    let (bandwidth_m, bandwidth_choice) = heatmap_bandwidth(&config.heatmap, &l, &harm);
     let opts = PublishOptions {
         out_dir,
         retain: a.retain.unwrap_or(config.refresh.retain),
@@ -144,10 +146,11 @@ pub fn refresh(mut a: RefreshArgs) -> Result<crate::publish::PublishOutcome> {
         },
         config_sha256,
         heatmap: SurfaceOptions {
-            bandwidth: BandwidthRule::Fixed(config.heatmap.bandwidth_m),
+            bandwidth: BandwidthRule::Fixed(bandwidth_m),
             cell_m: config.heatmap.cell_m,
             ..Default::default()
         },
+        bandwidth_choice,
         policy: config.policy(),
     };
     Ok(publish(
@@ -156,4 +159,72 @@ pub fn refresh(mut a: RefreshArgs) -> Result<crate::publish::PublishOutcome> {
         &pack_text,
         &opts,
     )?)
+}
+
+/// The heatmap's bandwidth: `bandwidth_m`, or with `bandwidth = "backtest"` the candidate
+/// with the highest mean PAI in a rolling backtest of the incidents read. A backtest that
+/// cannot choose (e.g. one month of data) falls back to `bandwidth_m`, and the manifest
+/// says why.
+fn heatmap_bandwidth(
+    h: &crate::server::config::HeatmapConfig,
+    l: &super::Loaded,
+    harm: &HarmTable,
+) -> (f64, Option<BandwidthChoiceRecord>) {
+    if h.bandwidth.as_deref() != Some("backtest") {
+        return (h.bandwidth_m, None);
+    }
+    let _stage = tracing::info_span!("stage", stage = "bandwidth backtest").entered();
+    let b = &h.backtest;
+    let opts = ChoiceOptions {
+        candidates_m: b.candidates_m.clone(),
+        share: b.coverage_percent / 100.0,
+        step: Step::Month,
+        window: b.window,
+        max_folds: b.max_folds,
+    };
+    let chosen = Backtester::new(
+        &l.pack,
+        &l.index,
+        harm,
+        SurfaceOptions {
+            cell_m: b.cell_m,
+            ..Default::default()
+        },
+        opts.share,
+    )
+    .and_then(|bt| choose_bandwidth(&bt, &l.store, &IncidentFilter::default(), &opts));
+    match chosen {
+        Ok(c) => {
+            tracing::info!(
+                "heatmap bandwidth {} m chosen by backtest ({} candidates, {} folds)",
+                c.bandwidth_m,
+                c.candidates.len(),
+                c.folds.len()
+            );
+            let mut detail = serde_json::to_value(&c).unwrap_or_default();
+            detail["cell_m"] = serde_json::json!(b.cell_m);
+            (
+                c.bandwidth_m,
+                Some(BandwidthChoiceRecord {
+                    rule: c.rule,
+                    detail,
+                }),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(
+                "heatmap bandwidth: the backtest could not choose ({e}); using heatmap.bandwidth_m = {} m",
+                h.bandwidth_m
+            );
+            (
+                h.bandwidth_m,
+                Some(BandwidthChoiceRecord {
+                    rule: format!(
+                        "fixed (heatmap.bandwidth_m: the backtest could not choose: {e})"
+                    ),
+                    detail: serde_json::json!({"error": e.to_string(), "fallback_bandwidth_m": h.bandwidth_m}),
+                }),
+            )
+        }
+    }
 }

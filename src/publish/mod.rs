@@ -30,7 +30,7 @@ pub mod write;
 pub use gates::{GateOptions, GateRefusal};
 pub use manifest::Manifest;
 pub use read::{read_published, Published};
-pub use write::{check_not_busy, publish, PublishOptions, PublishOutcome};
+pub use write::{check_not_busy, publish, BandwidthChoiceRecord, PublishOptions, PublishOutcome};
 
 /// The link to the run being served.
 pub const CURRENT: &str = "current";

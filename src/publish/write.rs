@@ -32,9 +32,22 @@ pub struct PublishOptions {
     pub config_sha256: Option<String>,
     /// The heatmap surface (cell, bandwidth, kernel).
     pub heatmap: SurfaceOptions,
+    /// How the heatmap's bandwidth was chosen, when not given (e.g. the backtest's
+    /// candidates and scores): its `rule` becomes the surface's bandwidth method, and the
+    /// whole goes into the manifest's `heatmap.bandwidth_choice`.
+    pub bandwidth_choice: Option<BandwidthChoiceRecord>,
     /// Tiers and disclosure control: every layer and the heatmap are published as their
     /// tier allows.
     pub policy: crate::disclosure::Policy,
+}
+
+/// A bandwidth choice as the manifest records it.
+#[derive(Debug, Clone)]
+pub struct BandwidthChoiceRecord {
+    /// The rule in words (the surface's `bandwidth_method`).
+    pub rule: String,
+    /// Everything about the choice (candidates, scores, folds), as JSON.
+    pub detail: serde_json::Value,
 }
 
 /// What a publish did.
@@ -346,6 +359,9 @@ pub fn publish(
             let mut s =
                 compute_surface(inp.pack, inp.districts, inp.store, inp.harm, &opts.heatmap)
                     .map_err(|e| PublishError::Analysis(format!("heatmap: {e}")))?;
+            if let Some(c) = &opts.bandwidth_choice {
+                s.bandwidth_method = c.rule.clone();
+            }
             if let Some(rules) = opts.policy.rules_for("density") {
                 crate::disclosure::control_surface(
                     rules,
@@ -441,6 +457,9 @@ pub fn publish(
             let mut h = serde_json::to_value(&surface).unwrap_or_default();
             let tier = opts.policy.tier_of("density");
             if let serde_json::Value::Object(o) = &mut h {
+                if let Some(c) = &opts.bandwidth_choice {
+                    o.insert("bandwidth_choice".into(), c.detail.clone());
+                }
                 o.insert(
                     "disclosure".into(),
                     match opts.policy.rules_for("density") {

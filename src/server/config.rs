@@ -18,6 +18,7 @@
 //! [heatmap]
 //! bandwidth_m = 300.0
 //! cell_m = 50.0
+//! # bandwidth = "backtest"   # the refresh chooses it (see [heatmap.backtest])
 //!
 //! [disclosure]            # statistical disclosure control of public layers
 //! min_count = 5           # features and counts resting on fewer incidents are suppressed
@@ -138,12 +139,73 @@ impl CorsConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HeatmapConfig {
-    /// Fixed quartic bandwidth, metres.
+    /// Fixed quartic bandwidth, metres (also the fallback when a backtest cannot choose).
     #[serde(default = "default_bandwidth_m")]
     pub bandwidth_m: f64,
     /// Grid cell side, metres.
     #[serde(default = "default_cell_m")]
     pub cell_m: f64,
+    /// `"backtest"`: the refresh chooses the bandwidth by a rolling backtest of the data at
+    /// hand (`[heatmap.backtest]`); absent: `bandwidth_m`.
+    #[serde(default)]
+    pub bandwidth: Option<String>,
+    /// How `bandwidth = "backtest"` chooses.
+    #[serde(default)]
+    pub backtest: BacktestConfig,
+}
+
+/// `[heatmap.backtest]`: the rolling backtest that chooses the heatmap's bandwidth (the
+/// candidate with the highest mean PAI at `coverage_percent` of land).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BacktestConfig {
+    /// Side of the equal-area land cells scored, metres (Grip practice: 150).
+    #[serde(default = "default_backtest_cell_m")]
+    pub cell_m: f64,
+    /// Share of land, percent, whose mean PAI is maximised.
+    #[serde(default = "default_coverage_percent")]
+    pub coverage_percent: f64,
+    /// Candidate bandwidths, metres.
+    #[serde(default = "default_candidates_m")]
+    pub candidates_m: Vec<f64>,
+    /// Training months per fold.
+    #[serde(default = "default_window")]
+    pub window: usize,
+    /// Most folds (the latest months).
+    #[serde(default = "default_max_folds")]
+    pub max_folds: usize,
+}
+
+fn default_backtest_cell_m() -> f64 {
+    150.0
+}
+
+fn default_coverage_percent() -> f64 {
+    1.0
+}
+
+fn default_candidates_m() -> Vec<f64> {
+    crate::evaluate::rolling::DEFAULT_CANDIDATES_M.to_vec()
+}
+
+fn default_window() -> usize {
+    3
+}
+
+fn default_max_folds() -> usize {
+    6
+}
+
+impl Default for BacktestConfig {
+    fn default() -> Self {
+        BacktestConfig {
+            cell_m: default_backtest_cell_m(),
+            coverage_percent: default_coverage_percent(),
+            candidates_m: default_candidates_m(),
+            window: default_window(),
+            max_folds: default_max_folds(),
+        }
+    }
 }
 
 fn default_bandwidth_m() -> f64 {
@@ -159,6 +221,8 @@ impl Default for HeatmapConfig {
         HeatmapConfig {
             bandwidth_m: default_bandwidth_m(),
             cell_m: default_cell_m(),
+            bandwidth: None,
+            backtest: BacktestConfig::default(),
         }
     }
 }
@@ -343,6 +407,54 @@ impl ServeConfig {
                     c.heatmap.bandwidth_m,
                     crate::density::MAX_BANDWIDTH_M
                 ),
+            ));
+        }
+        if let Some(b) = &c.heatmap.bandwidth {
+            if b != "backtest" {
+                return Err(invalid(
+                    "heatmap.bandwidth",
+                    format!("'{b}': the only value is \"backtest\" (a fixed bandwidth is heatmap.bandwidth_m)"),
+                ));
+            }
+        }
+        let bt = &c.heatmap.backtest;
+        if !(bt.cell_m.is_finite() && (10.0..=5000.0).contains(&bt.cell_m)) {
+            return Err(invalid(
+                "heatmap.backtest.cell_m",
+                format!("{}: 10 to 5000 metres", bt.cell_m),
+            ));
+        }
+        if !(bt.coverage_percent.is_finite()
+            && bt.coverage_percent > 0.0
+            && bt.coverage_percent <= 100.0)
+        {
+            return Err(invalid(
+                "heatmap.backtest.coverage_percent",
+                format!(
+                    "{}: a percentage of land above 0 and at most 100",
+                    bt.coverage_percent
+                ),
+            ));
+        }
+        if bt.candidates_m.is_empty()
+            || bt
+                .candidates_m
+                .iter()
+                .any(|h| !(h.is_finite() && *h > 0.0 && *h <= crate::density::MAX_BANDWIDTH_M))
+        {
+            return Err(invalid(
+                "heatmap.backtest.candidates_m",
+                format!(
+                    "{:?}: one or more bandwidths in metres, above 0 and at most {} m",
+                    bt.candidates_m,
+                    crate::density::MAX_BANDWIDTH_M
+                ),
+            ));
+        }
+        if bt.window == 0 || bt.max_folds == 0 {
+            return Err(invalid(
+                "heatmap.backtest",
+                "window and max_folds are at least 1".to_string(),
             ));
         }
         if c.heatmap.cell_m < 5.0 {

@@ -10,7 +10,11 @@ use super::DAYS;
 /// Font file used for labels; `HOTSPOTS_FONT` overrides (Debian: fonts-dejavu-core).
 pub const DEFAULT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
-fn register_font() -> Result<(), String> {
+/// Registers the label font once per process (plotters' `sans-serif`).
+///
+/// # Errors
+/// The font file is missing or unusable, naming it and how to fix it.
+pub fn register_font() -> Result<(), String> {
     static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
         let path = std::env::var("HOTSPOTS_FONT").unwrap_or_else(|_| DEFAULT_FONT.to_string());
@@ -176,18 +180,22 @@ pub fn heat_table_png(
         .map_err(|e| err(&e))?;
         root.present().map_err(|e| err(&e))?;
     }
-    // Encoded here and written whole or not at all.
-    let write = || -> std::io::Result<()> {
-        let mut f = crate::output::AtomicFile::create(path)?;
-        {
-            let mut enc = png::Encoder::new(&mut f, SIZE.0, SIZE.1);
-            enc.set_color(png::ColorType::Rgb);
-            enc.set_depth(png::BitDepth::Eight);
-            let mut w = enc.write_header().map_err(std::io::Error::other)?;
-            w.write_image_data(&rgb).map_err(std::io::Error::other)?;
-            w.finish().map_err(std::io::Error::other)?;
-        }
-        f.commit()
-    };
-    write().map_err(|e| err(&e))
+    write_rgb_png(path, SIZE, &rgb).map_err(|e| err(&e))
+}
+
+/// Writes 8-bit RGB pixels (row-major, `size.0 × size.1`) as a PNG, whole or not at all.
+///
+/// # Errors
+/// The file cannot be written (the old file, if any, is left as it was).
+pub fn write_rgb_png(path: &Path, size: (u32, u32), rgb: &[u8]) -> std::io::Result<()> {
+    let mut f = crate::output::AtomicFile::create(path)?;
+    {
+        let mut enc = png::Encoder::new(&mut f, size.0, size.1);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().map_err(std::io::Error::other)?;
+        w.write_image_data(rgb).map_err(std::io::Error::other)?;
+        w.finish().map_err(std::io::Error::other)?;
+    }
+    f.commit()
 }
