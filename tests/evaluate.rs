@@ -266,7 +266,13 @@ fn rolling_folds_on_police_uk_months_find_the_planted_hotspots() {
     let info = reader.next_frame(&mut buf).unwrap();
     assert_eq!((info.width, info.height), (1000, 640));
     let has = |rgb: [u8; 3]| buf.chunks(3).filter(|p| *p == rgb).count() > 200;
-    for colour in [[0, 114, 178], [213, 94, 0], [0, 158, 115], [204, 121, 167]] {
+    // KDE blue, Gi* reddish purple, counts orange, Grip sky blue (Okabe–Ito).
+    for colour in [
+        [0, 114, 178],
+        [204, 121, 167],
+        [230, 159, 0],
+        [86, 180, 233],
+    ] {
         assert!(has(colour), "no line in {colour:?}");
     }
     // Too few months for the window: refused, saying what the data spans.
@@ -531,4 +537,45 @@ fn rolling_weeks_on_the_timed_fixture() {
         "{scored} of {n}"
     );
     assert!(folds[0]["coverage"][0]["pai"].as_f64().unwrap() > 10.0);
+    // The data runs from Wednesday 1 January to Wednesday 31 December 2025: the part-weeks
+    // at either end (2025-W01 from 30 December 2024, 2026-W01 to 4 January 2026) are
+    // neither tested nor trained on.
+    run_ok(&[
+        "evaluate",
+        "--incidents",
+        fixture.to_str().unwrap(),
+        "--rolling",
+        "4",
+        "--step",
+        "week",
+        "--test-from",
+        "2025-w50",
+        "--method",
+        "counts",
+        "--rejects",
+        "/dev/null",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let v = read_json(&out);
+    let folds = v["methods"][0]["folds"].as_array().unwrap();
+    let labels: Vec<&str> = folds
+        .iter()
+        .map(|f| f["test_period"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["2025-W50", "2025-W51", "2025-W52"]);
+    let e = run_err(&[
+        "evaluate",
+        "--incidents",
+        fixture.to_str().unwrap(),
+        "--rolling",
+        "4",
+        "--step",
+        "week",
+        "--test-to",
+        "2025-W04",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(e.contains("2025-W06, the first with 4 whole weeks"), "{e}");
 }

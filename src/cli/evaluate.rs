@@ -95,10 +95,26 @@ pub struct EvaluateArgs {
 }
 
 /// One method variant as asked for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Variant {
     Fixed(Method),
     KdeBacktest,
+}
+
+impl Variant {
+    /// The bandwidth as asked for (`300`, `auto`, `auto:scott`, `backtest`), KDE only.
+    fn asked(&self) -> Option<String> {
+        match self {
+            Variant::KdeBacktest => Some("backtest".into()),
+            Variant::Fixed(Method::Kde(rule)) => Some(match rule {
+                BandwidthRule::Fixed(h) => format!("{h}"),
+                BandwidthRule::ArcGis => "auto".into(),
+                BandwidthRule::Scott => "auto:scott".into(),
+                BandwidthRule::Cv => "auto:cv".into(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// A coverage point, or the mean over folds with its spread.
@@ -138,8 +154,14 @@ struct FoldOut {
 #[derive(Debug, Serialize)]
 struct MethodOut {
     method: String,
+    /// KDE: the bandwidth as asked for (metres, auto, auto:scott, auto:cv, backtest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bandwidth: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bandwidth_m: Option<f64>,
+    /// Rolling mode, when the folds' bandwidths differ: the least and the most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bandwidth_m_range: Option<[f64; 2]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bandwidth_rule: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,6 +180,10 @@ struct MethodOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     test_incidents: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    train_off_land: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test_off_land: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     stability_spread: Option<Spread>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rri_spread: Option<Spread>,
@@ -169,21 +195,31 @@ struct MethodOut {
 
 impl MethodOut {
     fn label(&self) -> String {
-        match (self.method.as_str(), self.bandwidth_m, &self.bandwidth_rule) {
-            ("kde", Some(h), Some(r)) if r.starts_with("backtest") => {
-                format!("KDE, bandwidth by backtest ({h:.0} m)")
-            }
-            ("kde", Some(h), _) => format!("KDE {h:.0} m"),
-            ("kde", None, Some(r)) if r.starts_with("backtest") => {
-                "KDE, bandwidth by backtest".to_string()
-            }
-            ("gistar", _, _) => format!("Gi* z ({})", self.neighbours.clone().unwrap_or_default()),
-            ("grip", _, _) => format!(
+        let metres = match (self.bandwidth_m, self.bandwidth_m_range) {
+            (Some(h), _) => format!("{h:.0} m"),
+            (None, Some([lo, hi])) => format!("{lo:.0}–{hi:.0} m"),
+            _ => String::new(),
+        };
+        match self.method.as_str() {
+            "kde" => match self.bandwidth.as_deref() {
+                Some("backtest") => format!("KDE, bandwidth by backtest ({metres})"),
+                Some(rule) if rule.starts_with("auto") => {
+                    let name = match rule {
+                        "auto:scott" => "Scott's rule",
+                        "auto:cv" => "likelihood cross-validation",
+                        _ => "ArcGIS rule",
+                    };
+                    format!("KDE, {name} ({metres})")
+                }
+                _ => format!("KDE {metres}"),
+            },
+            "gistar" => format!("Gi* z ({})", self.neighbours.clone().unwrap_or_default()),
+            "grip" => format!(
                 "Grip places ({:.0} m apart)",
                 self.min_separation_m.unwrap_or(0.0)
             ),
-            ("counts", _, _) => "last period's counts".to_string(),
-            (m, _, _) => m.to_string(),
+            "counts" => "last period's counts".to_string(),
+            m => m.to_string(),
         }
     }
 }
@@ -221,12 +257,13 @@ fn parse_neighbours(s: &str) -> Result<Neighbourhood> {
 
 /// The method variants asked for, in order.
 fn variants(a: &EvaluateArgs) -> Result<Vec<Variant>> {
-    let mut out = Vec::new();
+    let mut out: Vec<Variant> = Vec::new();
     for m in &a.methods {
-        match m.as_str() {
+        match m.to_ascii_lowercase().as_str() {
             "kde" => {
                 for b in &a.bandwidth_m {
-                    let b = b.trim();
+                    let b = b.trim().to_ascii_lowercase();
+                    let b = b.as_str();
                     if b == "backtest" {
                         out.push(Variant::KdeBacktest);
                     } else {
@@ -255,6 +292,13 @@ fn variants(a: &EvaluateArgs) -> Result<Vec<Variant>> {
             _ => bail!("--method {m}: expected kde, gistar, counts or grip"),
         }
     }
+    // The same method asked twice is run once.
+    let mut seen: Vec<Variant> = Vec::new();
+    out.retain(|v| {
+        let new = !seen.contains(v);
+        seen.push(*v);
+        new
+    });
     Ok(out)
 }
 
@@ -283,7 +327,26 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     if a.rolling == Some(0) {
         bail!("--rolling 0: train on at least 1 period");
     }
-    let shares: Vec<f64> = a.coverage.iter().map(|c| c / 100.0).collect();
+    let mut shares: Vec<f64> = Vec::new();
+    for c in &a.coverage {
+        if !shares.contains(&(c / 100.0)) {
+            shares.push(c / 100.0);
+        }
+    }
+    if let Some(png) = &a.png {
+        // Before any work: a chart that cannot be written is said at once.
+        let dir = match png.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            bail!(
+                "--png {}: the folder {} does not exist",
+                png.display(),
+                dir.display()
+            );
+        }
+    }
     let variants = variants(&a)?;
     if variants.is_empty() {
         bail!("--method: give at least one method");
@@ -291,6 +354,12 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     let choice = ChoiceOptions {
         candidates_m: a.candidates_m.clone(),
         share: a.choose_at / 100.0,
+        // Rolling by weeks chooses by weeks too.
+        step: if a.rolling.is_some() {
+            a.step
+        } else {
+            Step::Month
+        },
         ..Default::default()
     };
     let rejects = |suffix: Option<&str>| match suffix {
@@ -322,7 +391,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
         ..Default::default()
     };
     let period_json = |l: &Loaded| serde_json::json!({"files": l.report.files, "rows_read": l.report.rows_read, "accepted": l.report.accepted, "rejected": l.report.rejected});
-    let (methods, periods) = if let Some(window) = a.rolling {
+    let (methods, periods, what) = if let Some(window) = a.rolling {
         let all = period(&a.incidents, None).load()?;
         let base = a.filter.build(&all.pack, &all.store)?;
         let bt = Backtester::new(&all.pack, &all.index, &harm, surface, max_share)?;
@@ -339,7 +408,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
         let to = parse(&a.test_to, "--test-to")?;
         let folds = folds(&all.store, &base, a.step, window, from, to)?;
         eprintln!(
-            "{} folds: test {} to {}, each trained on the {window} {}(s) before",
+            "{} fold(s): test {} to {}, each trained on the {window} {}(s) before",
             folds.len(),
             folds[0].test_period,
             folds[folds.len() - 1].test_period,
@@ -347,6 +416,16 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
                 Step::Month => "month",
                 Step::Week => "week",
             }
+        );
+        let what = format!(
+            "each {} {} to {} mapped from the {window} before it (mean of {} folds)",
+            match a.step {
+                Step::Month => "month",
+                Step::Week => "week",
+            },
+            folds[0].test_period,
+            folds[folds.len() - 1].test_period,
+            folds.len()
         );
         let mut methods = Vec::new();
         for v in &variants {
@@ -357,6 +436,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
         (
             methods,
             serde_json::json!({"rolling": {"window": window, "step": a.step, "folds": folds.len()}, "incidents": period_json(&all), "boundaries": all.pack.origin}),
+            what,
         )
     } else {
         let train = period(&a.train, Some("train")).load()?;
@@ -373,6 +453,37 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
                 test.store.sources.names().join(", ")
             );
         }
+        let mut warnings = Vec::new();
+        if let (Some(t), Some(u)) = (
+            crate::evaluate::rolling::instant_range(&train.store, &filter),
+            crate::evaluate::rolling::instant_range(&test.store, &test_filter),
+        ) {
+            if t.0 < u.1 && u.0 < t.1 {
+                let w = format!(
+                    "the training period ({} to {}) and the test period ({} to {}) overlap: the test does not measure prediction",
+                    crate::incidents::time::format_local(t.0),
+                    crate::incidents::time::format_local(t.1),
+                    crate::incidents::time::format_local(u.0),
+                    crate::incidents::time::format_local(u.1)
+                );
+                tracing::warn!("{w}");
+                warnings.push(w);
+            }
+        }
+        let day = |m| crate::incidents::time::local_datetime(m).date().to_string();
+        let what = match (
+            crate::evaluate::rolling::instant_range(&train.store, &filter),
+            crate::evaluate::rolling::instant_range(&test.store, &test_filter),
+        ) {
+            (Some(t), Some(u)) => format!(
+                "maps of {} to {} scored on {} to {}",
+                day(t.0),
+                day(t.1 - 1),
+                day(u.0),
+                day(u.1 - 1)
+            ),
+            _ => "the training period's maps scored on the test period".to_string(),
+        };
         let bt = Backtester::new(&train.pack, &train.index, &harm, surface, max_share)?;
         let tr = Period {
             store: &train.store,
@@ -391,40 +502,18 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
             out.stability = b.stability;
             out.train_incidents = Some(b.train_incidents);
             out.test_incidents = Some(b.test_incidents);
+            out.train_off_land = Some(b.train_off_land);
+            out.test_off_land = Some(b.test_off_land);
             out.bandwidth_choice = chosen;
             report_line(&out, a.coverage[0]);
             methods.push(out);
         }
         (
             methods,
-            serde_json::json!({"train": period_json(&train), "test": period_json(&test), "boundaries": train.pack.origin}),
+            serde_json::json!({"train": period_json(&train), "test": period_json(&test), "boundaries": train.pack.origin, "warnings": warnings}),
+            what,
         )
     };
-    if let Some(png) = &a.png {
-        let lines: Vec<Line> = methods
-            .iter()
-            .map(|m| Line {
-                label: m.label(),
-                points: m
-                    .coverage
-                    .iter()
-                    .filter_map(|c| c.hit_rate.map(|h| (c.area_share, h)))
-                    .collect(),
-            })
-            .collect();
-        let title = match a.rolling {
-            Some(n) => format!(
-                "Backtest: each {} mapped from the {n} before it (mean of folds)",
-                match a.step {
-                    Step::Month => "month",
-                    Step::Week => "week",
-                }
-            ),
-            None => "Backtest: training period's maps scored on the test period".to_string(),
-        };
-        hit_rate_png(png, &title, &lines).map_err(anyhow::Error::msg)?;
-        eprintln!("-> {}", png.display());
-    }
     let mut doc = serde_json::json!({
         "methods": methods,
         "coverage_percent": a.coverage,
@@ -437,6 +526,37 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     doc["written_by"] = serde_json::json!(format!("hotspots {}", env!("CARGO_PKG_VERSION")));
     crate::output::write_atomic(&a.out, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     eprintln!("-> {}", a.out.display());
+    if let Some(png) = &a.png {
+        let lines: Vec<Line> = methods
+            .iter()
+            .scan(0usize, |kde, m| {
+                // Each method keeps its colour: KDE variants blue, vermillion, green, black;
+                // Gi* reddish purple, counts orange, Grip sky blue.
+                let colour = match m.method.as_str() {
+                    "kde" => {
+                        *kde += 1;
+                        [0, 1, 2, 6][(*kde - 1) % 4]
+                    }
+                    "gistar" => 3,
+                    "counts" => 4,
+                    _ => 5,
+                };
+                Some((m, colour))
+            })
+            .map(|(m, colour)| Line {
+                label: m.label(),
+                colour,
+                points: m
+                    .coverage
+                    .iter()
+                    .filter_map(|c| c.hit_rate.map(|h| (c.area_share, h)))
+                    .collect(),
+            })
+            .collect();
+        let title = format!("Backtest: {what}");
+        hit_rate_png(png, &title, &lines).map_err(anyhow::Error::msg)?;
+        eprintln!("-> {}", png.display());
+    }
     Ok(())
 }
 
@@ -473,7 +593,9 @@ fn method_out(a: &EvaluateArgs, v: Variant, b: &Backtest) -> MethodOut {
     };
     MethodOut {
         method: method.name().to_string(),
+        bandwidth: v.asked(),
         bandwidth_m: b.bandwidth_m,
+        bandwidth_m_range: None,
         bandwidth_rule: b.bandwidth_rule.clone(),
         kernel: matches!(method, Method::Kde(_)).then_some("quartic"),
         neighbours: matches!(method, Method::GiStar(_)).then(|| a.neighbours.clone()),
@@ -485,6 +607,8 @@ fn method_out(a: &EvaluateArgs, v: Variant, b: &Backtest) -> MethodOut {
         stability: None,
         train_incidents: None,
         test_incidents: None,
+        train_off_land: None,
+        test_off_land: None,
         stability_spread: None,
         rri_spread: None,
         bandwidth_choice: None,
@@ -531,6 +655,13 @@ fn rolling_method(
         .all(|b| b.bandwidth_m == backtests[0].bandwidth_m);
     if !same_h {
         out.bandwidth_m = None;
+        let hs: Vec<f64> = backtests.iter().filter_map(|b| b.bandwidth_m).collect();
+        if !hs.is_empty() {
+            out.bandwidth_m_range = Some([
+                hs.iter().cloned().fold(f64::INFINITY, f64::min),
+                hs.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            ]);
+        }
     }
     if matches!(v, Variant::KdeBacktest) {
         out.bandwidth_rule =

@@ -110,15 +110,27 @@ impl LandCells {
     /// Incidents `filter` keeps, counted in each land cell (incidents in no land cell are
     /// left out, as incidents outside the districts are everywhere).
     pub fn counts(&self, store: &IncidentStore, filter: &IncidentFilter) -> Vec<f64> {
+        self.counts_and_off(store, filter).0
+    }
+
+    /// [`LandCells::counts`], and how many kept incidents fall in no land cell (a cell whose
+    /// centre is at sea or outside the districts).
+    pub fn counts_and_off(
+        &self,
+        store: &IncidentStore,
+        filter: &IncidentFilter,
+    ) -> (Vec<f64>, f64) {
         let mut out = vec![0.0; self.len()];
+        let mut off = 0.0;
         for i in 0..store.len() {
             if filter.keep(store, i) {
-                if let Some(p) = self.position_of(store.x_m[i], store.y_m[i]) {
-                    out[p] += 1.0;
+                match self.position_of(store.x_m[i], store.y_m[i]) {
+                    Some(p) => out[p] += 1.0,
+                    None => off += 1.0,
                 }
             }
         }
-        out
+        (out, off)
     }
 
     /// Values of a full-grid array at the land cells.
@@ -193,6 +205,10 @@ pub struct Backtest {
     pub train_incidents: f64,
     /// Test incidents in land cells.
     pub test_incidents: f64,
+    /// Training incidents left out: in no land cell (a cell whose centre is at sea).
+    pub train_off_land: f64,
+    /// Test incidents left out likewise.
+    pub test_off_land: f64,
     /// The figures at each coverage share.
     pub coverage: Vec<CoveragePoint>,
     /// Jaccard index of the top cells at the first coverage share: the method's map of the
@@ -370,8 +386,8 @@ impl<'a> Backtester<'a> {
         shares: &[f64],
     ) -> Result<Backtest, EvaluateError> {
         let made = self.map(method, train)?;
-        let train_counts = self.land.counts(train.store, &train.filter);
-        let test_counts = self.land.counts(test.store, &test.filter);
+        let (train_counts, train_off_land) = self.land.counts_and_off(train.store, &train.filter);
+        let (test_counts, test_off_land) = self.land.counts_and_off(test.store, &test.filter);
         let points = coverage(&made.score, &train_counts, &test_counts, shares);
         // The test period's own map (a KDE at the bandwidth the training period got).
         let next_method = match (method, &made.bandwidth) {
@@ -394,6 +410,8 @@ impl<'a> Backtester<'a> {
             cell_m: self.land.grid.cell_m,
             train_incidents: train_counts.iter().sum(),
             test_incidents: test_counts.iter().sum(),
+            train_off_land,
+            test_off_land,
             coverage: points,
             stability,
         })

@@ -12,8 +12,11 @@ use crate::temporal::chart::{register_font, write_rgb_png};
 /// order (drawn by increasing share).
 #[derive(Debug, Clone)]
 pub struct Line {
-    /// Legend text, e.g. `KDE 300 m (PAI 12.4 at 1%)`.
+    /// Legend text, e.g. `KDE 300 m`.
     pub label: String,
+    /// Colour slot (0–6 of the Okabe–Ito palette), so a method keeps its colour from chart
+    /// to chart.
+    pub colour: usize,
     /// Points in increasing area share; undefined hit rates are left out.
     pub points: Vec<(f64, f64)>,
 }
@@ -112,7 +115,8 @@ pub fn hit_rate_png(path: &Path, title: &str, lines: &[Line]) -> Result<(), Stri
                 )
             });
         for (i, line) in lines.iter().enumerate() {
-            let colour = COLOURS[i % COLOURS.len()];
+            let colour = COLOURS[line.colour % COLOURS.len()];
+            let marker = i % 4;
             let mut pts: Vec<(f64, f64)> = line
                 .points
                 .iter()
@@ -124,19 +128,35 @@ pub fn hit_rate_png(path: &Path, title: &str, lines: &[Line]) -> Result<(), Stri
                 .map_err(|e| err(&e))?
                 .label(line.label.clone())
                 .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(3))
+                    // One element type for every marker: the unused shapes are transparent.
+                    let show = |k: usize| {
+                        if k == marker {
+                            colour.mix(1.0)
+                        } else {
+                            colour.mix(0.0)
+                        }
+                    };
+                    EmptyElement::at((0, 0))
+                        + PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(3))
+                        + Circle::new((x + 12, y), 5, show(0).filled())
+                        + TriangleMarker::new((x + 12, y), 6, show(1).filled())
+                        + Cross::new((x + 12, y), 5, show(2).stroke_width(2))
+                        + Rectangle::new([(x + 7, y - 5), (x + 17, y + 5)], show(3).filled())
                 });
             // Marker shapes as well as colours, so the lines are told apart in grey too.
-            match i % 3 {
+            match marker {
                 0 => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 5, colour.filled()))),
                 1 => chart.draw_series(
                     pts.iter()
                         .map(|&p| TriangleMarker::new(p, 6, colour.filled())),
                 ),
-                _ => chart.draw_series(
+                2 => chart.draw_series(
                     pts.iter()
                         .map(|&p| Cross::new(p, 5, colour.stroke_width(2))),
                 ),
+                _ => chart.draw_series(pts.iter().map(|&p| {
+                    EmptyElement::at(p) + Rectangle::new([(-5, -5), (5, 5)], colour.filled())
+                })),
             }
             .map_err(|e| err(&e))?;
         }

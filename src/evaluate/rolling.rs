@@ -99,13 +99,20 @@ impl Step {
             }
             Step::Week => {
                 let bad = || format!("'{s}' is not an ISO week YYYY-Www (e.g. 2024-W27)");
-                let (y, w) = s.split_once("-W").ok_or_else(bad)?;
+                let upper = s.to_ascii_uppercase();
+                let (y, w) = upper.split_once("-W").ok_or_else(bad)?;
                 let (y, w) = (
                     y.parse::<i16>().map_err(|_| bad())?,
                     w.parse::<i8>().map_err(|_| bad())?,
                 );
                 let d = ISOWeekDate::new(y, w, Weekday::Monday)
-                    .map_err(|_| bad())?
+                    .map_err(|_| {
+                        if w == 53 {
+                            format!("'{s}': {y} has 52 ISO weeks")
+                        } else {
+                            bad()
+                        }
+                    })?
                     .date();
                 Ok(((d - week_zero()).get_days() as i64).div_euclid(7))
             }
@@ -150,25 +157,82 @@ fn narrow(base: &IncidentFilter, from: EpochMinutes, to: EpochMinutes) -> Incide
     f
 }
 
-/// The first and last periods holding an incident `filter` keeps, or `None`.
-pub fn data_span(store: &IncidentStore, filter: &IncidentFilter, step: Step) -> Option<(i64, i64)> {
-    let mut lo: Option<EpochMinutes> = None;
-    let mut hi: Option<EpochMinutes> = None;
+/// The first start and the last end (or start) of the incidents `filter` keeps, epoch
+/// minutes; `None` when none is kept.
+pub fn instant_range(
+    store: &IncidentStore,
+    filter: &IncidentFilter,
+) -> Option<(EpochMinutes, EpochMinutes)> {
+    let mut out: Option<(EpochMinutes, EpochMinutes)> = None;
     for i in 0..store.len() {
         if filter.keep(store, i) {
-            let m = store.from_min[i];
-            lo = Some(lo.map_or(m, |l| l.min(m)));
-            hi = Some(hi.map_or(m, |h| h.max(m)));
+            let (from, to) = (store.from_min[i], store.to_min[i].max(store.from_min[i]));
+            out = Some(out.map_or((from, to), |(l, h)| (l.min(from), h.max(to))));
         }
     }
-    Some((step.index_of(lo?), step.index_of(hi?)))
+    out
 }
 
-/// The folds: each period from the `window + 1`-th holding data (or `from`) to the last
-/// (or `to`) is a test period, trained on the `window` periods before it.
+/// The incidents a filter keeps, as periods: the first and last *complete* periods (a
+/// period is complete when the data covers it whole: timed data from the local midnight
+/// before its first start to the one after its last, police.uk records their whole month),
+/// and whether any record has a month only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataSpan {
+    /// First complete period.
+    pub first: i64,
+    /// Last complete period.
+    pub last: i64,
+    /// Some record has a month only (police.uk).
+    pub month_only: bool,
+}
+
+/// The [`DataSpan`] of the incidents `filter` keeps, or `None` when none is kept.
+pub fn data_span(store: &IncidentStore, filter: &IncidentFilter, step: Step) -> Option<DataSpan> {
+    let mut lo: Option<EpochMinutes> = None;
+    let mut hi: Option<EpochMinutes> = None;
+    let mut month_only = false;
+    for i in 0..store.len() {
+        if filter.keep(store, i) {
+            let (from, to) = (store.from_min[i], store.to_min[i].max(store.from_min[i]));
+            lo = Some(lo.map_or(from, |l| l.min(from)));
+            hi = Some(hi.map_or(to, |h| h.max(to)));
+            month_only |= store.is_month_only(i);
+        }
+    }
+    let (lo, hi) = (lo?, hi?);
+    // The data covers [the local midnight at or before its first start, the local midnight
+    // at or after its last end).
+    let day = |m: EpochMinutes| local_datetime(m).date();
+    let start = local_day_start(day(lo)).unwrap_or(lo);
+    let end = match local_day_start(day(hi)) {
+        Ok(d) if d == hi => hi,
+        _ => day(hi)
+            .tomorrow()
+            .ok()
+            .and_then(|d| local_day_start(d).ok())
+            .unwrap_or(hi),
+    };
+    let (mut first, mut last) = (step.index_of(lo), step.index_of(hi.max(lo + 1) - 1));
+    if step.start_of(first).is_ok_and(|s| s < start) {
+        first += 1;
+    }
+    if step.start_of(last + 1).is_ok_and(|e| e > end) {
+        last -= 1;
+    }
+    Some(DataSpan {
+        first,
+        last,
+        month_only,
+    })
+}
+
+/// The folds: each complete period from the `window + 1`-th (or `from`) to the last (or
+/// `to`) is a test period, trained on the `window` periods before it.
 ///
 /// # Errors
-/// No incident passes the filter, or no period has `window` periods of data before it.
+/// No incident passes the filter; weeks asked of police.uk months; `from` after `to`; or no
+/// period has `window` complete periods of data before it.
 pub fn folds(
     store: &IncidentStore,
     filter: &IncidentFilter,
@@ -182,21 +246,67 @@ pub fn folds(
             "a rolling backtest trains on at least 1 period".into(),
         ));
     }
-    let (first, last) = data_span(store, filter, step)
+    let span = data_span(store, filter, step)
         .ok_or_else(|| EvaluateError::Periods("no incidents pass the filters".into()))?;
-    let lo = (first + window as i64).max(from.unwrap_or(i64::MIN));
+    if span.month_only && step == Step::Week {
+        return Err(EvaluateError::Periods(
+            "police.uk records carry a month only, so they cannot be split into weeks: use months (--step month)".into(),
+        ));
+    }
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(EvaluateError::Periods(format!(
+                "the first test period {} is after the last {}",
+                step.label(f),
+                step.label(t)
+            )));
+        }
+    }
+    let (first, last) = (span.first, span.last);
+    let earliest = first + window as i64;
+    let lo = earliest.max(from.unwrap_or(i64::MIN));
     let hi = last.min(to.unwrap_or(i64::MAX));
-    if lo > hi {
+    let name = step_name(step);
+    if last < first {
         return Err(EvaluateError::Periods(format!(
-            "the data spans {} to {} ({} {}s): training on {window} {}s and testing on the next needs at least {}{}",
+            "the data covers no whole {name}: a rolling backtest needs at least {} whole {name}s",
+            window + 1
+        )));
+    }
+    if lo > hi {
+        let why = if from.is_some_and(|f| f > last) {
+            format!(
+                "the first test period asked for, {}, is after the last whole {name} of data, {}",
+                step.label(from.unwrap_or(0)),
+                step.label(last)
+            )
+        } else if to.is_some_and(|t| t < earliest) {
+            format!(
+                "the last test period asked for, {}, is before {}, the first with {window} whole {name}s of data before it",
+                step.label(to.unwrap_or(0)),
+                step.label(earliest)
+            )
+        } else {
+            format!(
+                "training on {window} {name}s and testing on the next needs at least {} whole {name}s",
+                window + 1
+            )
+        };
+        return Err(EvaluateError::Periods(format!(
+            "the data covers {} to {} ({} whole {name}s): {why}",
             step.label(first),
             step.label(last),
             last - first + 1,
-            step_name(step),
-            step_name(step),
-            window + 1,
-            if from.is_some() || to.is_some() { ", within the periods asked for" } else { "" }
         )));
+    }
+    if let Some(f) = from {
+        if f < earliest {
+            tracing::warn!(
+                "the first test period asked for, {}, has fewer than {window} whole {name}s of data before it: the folds start at {}",
+                step.label(f),
+                step.label(earliest)
+            );
+        }
     }
     let err = |e: String| EvaluateError::Periods(e);
     (lo..=hi)
@@ -361,6 +471,11 @@ pub struct BandwidthChoice {
     pub folds: Vec<Fold>,
     /// Every candidate, in the order tried.
     pub candidates: Vec<CandidateScore>,
+    /// Candidates not tried: under 0.75 of the cell side (incidents could fall between cell
+    /// centres) or over the largest bandwidth accepted.
+    pub skipped_candidates_m: Vec<f64>,
+    /// Side of the equal-area cells scored, metres.
+    pub cell_m: f64,
 }
 
 /// Chooses the KDE bandwidth with the highest mean PAI at `opts.share` in a rolling backtest
@@ -376,33 +491,50 @@ pub fn choose_bandwidth(
     opts: &ChoiceOptions,
 ) -> Result<BandwidthChoice, EvaluateError> {
     let cell_m = bt.land.grid.cell_m;
-    let mut candidates: Vec<f64> = opts
+    let usable =
+        |h: &f64| h.is_finite() && *h >= 0.75 * cell_m && *h <= crate::density::MAX_BANDWIDTH_M;
+    let mut candidates: Vec<f64> = opts.candidates_m.iter().copied().filter(usable).collect();
+    candidates.sort_by(f64::total_cmp);
+    candidates.dedup();
+    let skipped: Vec<f64> = opts
         .candidates_m
         .iter()
         .copied()
-        .filter(|h| h.is_finite() && *h >= 0.75 * cell_m && *h <= crate::density::MAX_BANDWIDTH_M)
+        .filter(|h| !usable(h))
         .collect();
-    candidates.sort_by(f64::total_cmp);
-    candidates.dedup();
     if candidates.is_empty() {
         return Err(EvaluateError::Periods(format!(
             "no candidate bandwidth is at least 0.75 × the {cell_m} m cell side"
         )));
     }
-    let (first, last) = data_span(store, filter, opts.step)
+    let months = data_span(store, filter, Step::Month)
         .ok_or_else(|| EvaluateError::Periods("no incidents pass the filters".into()))?;
-    let step = if opts.step == Step::Month && last - first < 1 {
-        Step::Week
-    } else {
-        opts.step
+    // Months, unless asked for weeks or the timed data covers fewer than two whole months.
+    let step = match opts.step {
+        Step::Month if !months.month_only && months.last - months.first < 1 => Step::Week,
+        s => s,
     };
-    let (first, last) = data_span(store, filter, step).unwrap_or((first, last));
-    let span = (last - first + 1) as usize;
+    if step == Step::Week && months.month_only {
+        return Err(EvaluateError::Periods(format!(
+            "choosing a bandwidth by backtest needs at least two whole months of police.uk records (they carry a month only); the data covers {}",
+            if months.last >= months.first {
+                format!("one ({})", Step::Month.label(months.first))
+            } else {
+                "none whole".to_string()
+            }
+        )));
+    }
+    let d = data_span(store, filter, step).unwrap_or(months);
+    let span = (d.last - d.first + 1).max(0) as usize;
     if span < 2 {
         return Err(EvaluateError::Periods(format!(
-            "choosing a bandwidth by backtest needs at least two {}s of data; it spans one ({})",
+            "choosing a bandwidth by backtest needs at least two whole {}s of data; it covers {}",
             step_name(step),
-            step.label(first)
+            if span == 1 {
+                format!("one ({})", step.label(d.first))
+            } else {
+                "none".to_string()
+            }
         )));
     }
     let window = opts.window.clamp(1, span - 1);
@@ -457,7 +589,7 @@ pub fn choose_bandwidth(
     Ok(BandwidthChoice {
         bandwidth_m: best.0,
         rule: format!(
-            "backtest: the candidate with the highest mean PAI at {}% of land over {} rolling folds ({} training {}s each, tested on the next)",
+            "backtest: the candidate with the highest mean PAI at {}% of land over {} rolling fold(s) ({} training {}(s) each, tested on the next)",
             opts.share * 100.0,
             all.len(),
             window,
@@ -468,6 +600,8 @@ pub fn choose_bandwidth(
         window,
         folds: all,
         candidates: scores,
+        skipped_candidates_m: skipped,
+        cell_m,
     })
 }
 
