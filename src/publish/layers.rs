@@ -66,6 +66,7 @@ pub fn build_layers_then<T: Send>(
     then: impl Fn(&PublishedLayer) -> Result<T, super::PublishError> + Sync,
 ) -> Result<Vec<(PublishedLayer, T)>, super::PublishError> {
     use rayon::prelude::*;
+    // The layers in their published order.
     let mut jobs = vec![
         Job::Districts,
         Job::Hotspots("hotspots", "Density hotspots", Purpose::All),
@@ -77,16 +78,28 @@ pub fn build_layers_then<T: Send>(
     if sources > 1 {
         jobs.extend((0..sources.min(usize::from(u8::MAX))).map(|s| Job::SourceHotspots(s as u8)));
     }
-    let parts: Vec<Vec<(PublishedLayer, T)>> = jobs
+    // Run longest first (the cells, then the two Monte Carlo tests), so that the threads
+    // finish together; the output keeps the published order.
+    let cost = |j: &Job| match j {
+        Job::Cells => 0,
+        Job::Hotspots("diversion", ..) => 1,
+        Job::Hotspots("hotspots", ..) => 2,
+        _ => 3,
+    };
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| (cost(&jobs[i]), i));
+    let mut parts: Vec<(usize, Vec<(PublishedLayer, T)>)> = order
         .par_iter()
-        .map(|&j| {
-            run_job(inp, policy, j)?
+        .map(|&i| {
+            let made = run_job(inp, policy, jobs[i])?
                 .into_iter()
                 .map(|l| then(&l).map(|t| (l, t)))
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, super::PublishError>((i, made))
         })
         .collect::<Result<_, _>>()?;
-    Ok(parts.into_iter().flatten().collect())
+    parts.sort_by_key(|p| p.0);
+    Ok(parts.into_iter().flat_map(|p| p.1).collect())
 }
 
 fn run_job(

@@ -61,6 +61,43 @@ pub struct PublishOutcome {
     pub pruned: Vec<PathBuf>,
 }
 
+/// The files that do not depend on the layers: the area's and each district's peak hours
+/// (the report and the area's heat table), the heatmap's COG, the incidents for selections
+/// (server-side only) and the boundaries.
+fn write_independent(
+    inp: &Inputs<'_>,
+    report: &crate::incidents::IngestReport,
+    pack_text: &str,
+    tmp: &Path,
+    opts: &PublishOptions,
+    tif_bytes: &[u8],
+) -> Result<(), PublishError> {
+    {
+        let _stage = tracing::info_span!("stage", stage = "peaks").entered();
+        write_peaks(inp, tmp, &opts.policy)?;
+        if opts.policy.tier_of("peaks") != crate::disclosure::Tier::Public {
+            for f in ["peaks.json", "peaks.png"] {
+                if tmp.join(f).exists() {
+                    restrict(&tmp.join(f))?;
+                }
+            }
+        }
+    }
+    write_synced(&tmp.join("density.tif"), tif_bytes)?;
+    if opts.policy.tier_of("density") != crate::disclosure::Tier::Public {
+        restrict(&tmp.join("density.tif"))?;
+    }
+    crate::incidents::snapshot::write_snapshot(
+        &tmp.join("incidents.hsnap"),
+        inp.pack,
+        inp.store,
+        report,
+    )?;
+    restrict(&tmp.join("incidents.hsnap"))?;
+    write_synced(&tmp.join("boundaries.geojson"), pack_text.as_bytes())?;
+    Ok(())
+}
+
 /// An exclusive lock on `OUT/.lock`, held for the life of the value (an advisory file
 /// lock, released by the kernel if the process dies).
 struct DirLock {
@@ -373,12 +410,16 @@ pub fn publish(
             }
             let tif = crate::density::cog::cog_bytes(&s.grid, &s.values)
                 .map_err(io_err(Path::new("density.tif")))?;
-            Ok::<_, PublishError>((s, tif))
+            drop(_stage);
+            // What does not wait for the layers is written while they are computed: the
+            // peak hours, the heatmap, the incidents for selections, the boundaries.
+            write_independent(inp, report, pack_text, &tmp, opts, &tif)?;
+            Ok::<_, PublishError>(s)
         },
     );
     let (layers, vector): (Vec<PublishedLayer>, Vec<_>) = layers?.into_iter().unzip();
     let vector: Vec<ArchiveLayer> = vector.into_iter().flatten().collect();
-    let (surface, tif_bytes) = surface?;
+    let surface = surface?;
     let entries: Vec<LayerEntry> = layers
         .iter()
         .map(|l| LayerEntry {
@@ -395,32 +436,6 @@ pub fn publish(
         let _stage = tracing::info_span!("stage", stage = "vector tiles").entered();
         super::pmtiles::write_pmtiles(&tmp.join("tiles.pmtiles"), &vector)?;
     }
-    // The area's and each district's peak hours: the report and the area's heat table.
-    {
-        let _stage = tracing::info_span!("stage", stage = "peaks").entered();
-        write_peaks(inp, &tmp, &opts.policy)?;
-        if opts.policy.tier_of("peaks") != crate::disclosure::Tier::Public {
-            for f in ["peaks.json", "peaks.png"] {
-                if tmp.join(f).exists() {
-                    restrict(&tmp.join(f))?;
-                }
-            }
-        }
-    }
-    // The heatmap surface, the incidents for selections, the boundaries.
-    write_synced(&tmp.join("density.tif"), &tif_bytes)?;
-    if opts.policy.tier_of("density") != crate::disclosure::Tier::Public {
-        restrict(&tmp.join("density.tif"))?;
-    }
-    crate::incidents::snapshot::write_snapshot(
-        &tmp.join("incidents.hsnap"),
-        inp.pack,
-        inp.store,
-        report,
-    )?;
-    restrict(&tmp.join("incidents.hsnap"))?;
-    write_synced(&tmp.join("boundaries.geojson"), pack_text.as_bytes())?;
-
     // Every file's hash, then the manifest.
     let _hash_stage = tracing::info_span!("stage", stage = "hash and switch").entered();
     let mut files = Vec::new();
