@@ -90,7 +90,7 @@ const RESOURCE_PARAMS: &[&str] = &["f"];
 /// Query parameters of the heatmap tiles.
 const SELECTION_PARAMS: &[&str] = &["offence_group", "datetime"];
 /// Query parameters of the map page (read by the page's script).
-const MAP_PARAMS: &[&str] = &["offence_group", "datetime", "center", "zoom"];
+const MAP_PARAMS: &[&str] = &["offence_group", "datetime", "center", "zoom", "layers"];
 
 /// A 400 naming the first query parameter not in `allowed` (OGC API – Features Part 1,
 /// /req/core/query-param-unknown), so a misspelt filter is never silently ignored.
@@ -142,6 +142,7 @@ pub fn routes() -> Router {
         .route("/collections/{id}/items", get(items))
         .route("/collections/{id}/items/{fid}", get(item))
         .route("/map", get(map_page))
+        .route("/map/places.geojson", get(map_places))
         .route("/map/assets/{*file}", get(map_asset))
         .route("/tiles/density/{z}/{x}/{y}", get(density_tile))
         .route("/tiles/{file}", get(tilejson))
@@ -1235,6 +1236,18 @@ async fn map_page(Query(q): Query<Params>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         super::map::MAP_HTML,
+    )
+        .into_response()
+}
+
+/// The offline base's place names (GeoJSON).
+async fn map_places() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/geo+json"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        super::map::places_geojson(),
     )
         .into_response()
 }
