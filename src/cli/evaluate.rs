@@ -412,17 +412,11 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
             folds.len(),
             folds[0].test_period,
             folds[folds.len() - 1].test_period,
-            match a.step {
-                Step::Month => "month",
-                Step::Week => "week",
-            }
+            a.step.name()
         );
         let what = format!(
             "each {} {} to {} mapped from the {window} before it (mean of {} folds)",
-            match a.step {
-                Step::Month => "month",
-                Step::Week => "week",
-            },
+            a.step.name(),
             folds[0].test_period,
             folds[folds.len() - 1].test_period,
             folds.len()

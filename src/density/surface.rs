@@ -233,21 +233,24 @@ const MAX_CELLS: usize = 120_000_000;
 /// and catches a distance typed in the wrong unit (1e6 for 1,000 m).
 pub const MAX_BANDWIDTH_M: f64 = 20_000.0;
 
-/// Computes a masked surface.
-pub fn compute_surface(
+/// The grid of `cell_m` cells over `extent` (EPSG:27700 xmin, ymin, xmax, ymax) or the
+/// pack's bounding box, edges snapped outward to multiples of the cell.
+///
+/// # Errors
+/// A cell that is not a positive number, an empty pack or extent, or more than
+/// [`MAX_CELLS`] cells.
+pub fn surface_grid(
     pack: &BoundaryPack,
-    index: &DistrictIndex,
-    store: &IncidentStore,
-    harm: &HarmTable,
-    opts: &SurfaceOptions,
-) -> Result<Surface, SurfaceError> {
-    if !(opts.cell_m.is_finite() && opts.cell_m > 0.0) {
+    cell_m: f64,
+    extent: Option<[f64; 4]>,
+) -> Result<Grid, SurfaceError> {
+    if !(cell_m.is_finite() && cell_m > 0.0) {
         return Err(SurfaceError::Grid(format!(
             "cell size {} m must be > 0",
-            opts.cell_m
+            cell_m
         )));
     }
-    let [xmin, ymin, xmax, ymax] = match opts.extent {
+    let [xmin, ymin, xmax, ymax] = match extent {
         Some(e) => e,
         None => {
             let b = pack
@@ -261,13 +264,25 @@ pub fn compute_surface(
             "extent {xmin},{ymin},{xmax},{ymax} is empty"
         )));
     }
-    let grid = Grid::covering(xmin, ymin, xmax, ymax, opts.cell_m);
+    let grid = Grid::covering(xmin, ymin, xmax, ymax, cell_m);
     if grid.len() > MAX_CELLS {
         return Err(SurfaceError::Grid(format!(
             "{} × {} cells is more than {MAX_CELLS}; use a larger --cell-m or a smaller --extent",
             grid.nx, grid.ny
         )));
     }
+    Ok(grid)
+}
+
+/// Computes a masked surface.
+pub fn compute_surface(
+    pack: &BoundaryPack,
+    index: &DistrictIndex,
+    store: &IncidentStore,
+    harm: &HarmTable,
+    opts: &SurfaceOptions,
+) -> Result<Surface, SurfaceError> {
+    let grid = surface_grid(pack, opts.cell_m, opts.extent)?;
     // The kept incidents go straight into grid-row order: one copy, the one the sums read.
     let rows = RowOrdered::from_indexed(&grid, store.len(), |i| {
         opts.filter.keep(store, i).then(|| {

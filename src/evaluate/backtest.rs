@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::metrics::{cells_for_share, coverage, top_k_jaccard, CoveragePoint};
 use crate::boundaries::{BoundaryPack, DistrictIndex};
-use crate::density::surface::land_mask;
+use crate::density::surface::{land_mask, surface_grid};
 use crate::density::{
     compute_surface, BandwidthRule, Grid, IncidentFilter, SurfaceError, SurfaceOptions,
 };
@@ -50,33 +50,15 @@ impl LandCells {
     /// EPSG:27700 xmin, ymin, xmax, ymax).
     ///
     /// # Errors
-    /// An empty pack or extent, or a side that is not a positive number.
+    /// As [`surface_grid`]: an empty pack or extent, a side that is not a positive number,
+    /// or too many cells.
     pub fn new(
         pack: &BoundaryPack,
         index: &DistrictIndex,
         cell_m: f64,
         extent: Option<[f64; 4]>,
     ) -> Result<Self, SurfaceError> {
-        if !(cell_m.is_finite() && cell_m > 0.0) {
-            return Err(SurfaceError::Grid(format!(
-                "cell size {cell_m} m must be > 0"
-            )));
-        }
-        let [xmin, ymin, xmax, ymax] = match extent {
-            Some(e) => e,
-            None => {
-                let b = pack
-                    .bbox()
-                    .ok_or_else(|| SurfaceError::Grid("the boundary pack is empty".into()))?;
-                [b.min().x, b.min().y, b.max().x, b.max().y]
-            }
-        };
-        if !(xmax > xmin && ymax > ymin) {
-            return Err(SurfaceError::Grid(format!(
-                "extent {xmin},{ymin},{xmax},{ymax} is empty"
-            )));
-        }
-        let grid = Grid::covering(xmin, ymin, xmax, ymax, cell_m);
+        let grid = surface_grid(pack, cell_m, extent)?;
         let mask = land_mask(&grid, index);
         let cells: Vec<usize> = (0..grid.len()).filter(|&i| mask[i]).collect();
         let mut position = vec![u32::MAX; grid.len()];

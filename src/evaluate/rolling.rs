@@ -42,6 +42,14 @@ fn week_zero() -> Date {
 }
 
 impl Step {
+    /// `month` or `week`, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Month => "month",
+            Step::Week => "week",
+        }
+    }
+
     /// The index of the period holding local instant `m` (months: 12·year + month − 1;
     /// weeks: whole weeks since Monday 5 January 1970).
     pub fn index_of(self, m: EpochMinutes) -> i64 {
@@ -266,7 +274,7 @@ pub fn folds(
     let earliest = first + window as i64;
     let lo = earliest.max(from.unwrap_or(i64::MIN));
     let hi = last.min(to.unwrap_or(i64::MAX));
-    let name = step_name(step);
+    let name = step.name();
     if last < first {
         return Err(EvaluateError::Periods(format!(
             "the data covers no whole {name}: a rolling backtest needs at least {} whole {name}s",
@@ -320,13 +328,6 @@ pub fn folds(
             })
         })
         .collect()
-}
-
-fn step_name(step: Step) -> &'static str {
-    match step {
-        Step::Month => "month",
-        Step::Week => "week",
-    }
 }
 
 /// Mean, sample standard deviation, least and most of the defined values over folds.
@@ -529,7 +530,7 @@ pub fn choose_bandwidth(
     if span < 2 {
         return Err(EvaluateError::Periods(format!(
             "choosing a bandwidth by backtest needs at least two whole {}s of data; it covers {}",
-            step_name(step),
+            step.name(),
             if span == 1 {
                 format!("one ({})", step.label(d.first))
             } else {
@@ -593,7 +594,7 @@ pub fn choose_bandwidth(
             opts.share * 100.0,
             all.len(),
             window,
-            step_name(step)
+            step.name()
         ),
         area_share: opts.share,
         step,
