@@ -18,4 +18,5 @@ pub mod layers;
 pub mod output;
 pub mod publish;
 pub mod server;
+pub mod style;
 pub mod temporal;

@@ -203,6 +203,37 @@ fn emerging_hotspots_on_month_only_data() {
         let p = &f["properties"];
         assert!(p["trend_p"].as_f64().unwrap() <= 1.0);
         assert_ne!(p["category"], "no_pattern");
+        // Each month's bin, in the layer's months, agrees with the summary fields.
+        let bins: Vec<(String, i64)> = p["month_bins"]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .map(|x| {
+                let (m, b) = x.split_once(':').unwrap();
+                (m.to_string(), b.parse().unwrap())
+            })
+            .collect();
+        let months: Vec<&str> = fc["metadata"]["months"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            bins.iter().map(|b| b.0.as_str()).collect::<Vec<_>>(),
+            months
+        );
+        assert!(bins.iter().all(|b| (-3..=3).contains(&b.1)));
+        assert_eq!(bins.last().unwrap().1, p["final_bin"].as_i64().unwrap());
+        let hot = bins.iter().filter(|b| b.1 >= 1).count() as u64;
+        let cold = bins.iter().filter(|b| b.1 <= -1).count() as u64;
+        assert_eq!(
+            (hot, cold),
+            (
+                p["hot_steps"].as_u64().unwrap(),
+                p["cold_steps"].as_u64().unwrap()
+            )
+        );
     }
     // One month of data is refused with a reason.
     if let Some(x) = shared(

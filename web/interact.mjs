@@ -7,6 +7,11 @@
 //   legend     the legend's rows and the layers on the map
 //   link       copies the view's link, opens it, and reads the view back
 //   phone      at 390 × 844: panels collapsed, then a Grip place's popup and its box
+//   basemap    whether the configured basemap's tiles loaded, the attribution and status
+//   print      clicks "Export A4 PNG", saves the download to LOADS (a path); the layout
+//   keyboard   Tab from the top of the page: each stop; Enter on a Grip place's popup
+//   contrast   WCAG 2 contrast of every piece of text shown (a popup open), failures listed
+//   months     steps the month slider with the keyboard; what each month shows
 import { chromium } from "playwright-core";
 
 const [url, scenario, loadsArg] = process.argv.slice(2);
@@ -21,9 +26,13 @@ const browser = await chromium.launch({
 });
 const errors = [];
 async function open(target, viewport = { width: 1000, height: 800 }) {
-  const page = await browser.newPage({ viewport });
+  const page = await browser.newPage({ viewport, acceptDownloads: true });
   page.on("pageerror", (e) => errors.push("page error: " + e));
-  page.on("console", (m) => { if (m.type() === "error") errors.push("console: " + m.text()); });
+  page.on("response", (r) => { if (r.status() >= 400 && !(scenario === "basemap")) errors.push("HTTP " + r.status() + " " + r.url()); });
+  page.on("console", (m) => {
+    // An unreachable basemap is expected to fail its tile loads there.
+    if (m.type() === "error" && !(scenario === "basemap" && /Failed to load resource/.test(m.text()))) errors.push("console: " + m.text());
+  });
   await page.goto(target);
   await page.waitForSelector("body[data-ready='yes']", { state: "attached", timeout: 60000 });
   return page;
@@ -155,6 +164,130 @@ try {
       });
     }
     result = { panels, popup };
+  } else if (scenario === "basemap") {
+    const page = await open(url);
+    result = await page.evaluate(() => {
+      const m = window.hotspotMap;
+      const imgs = [...m.map.getPane("basemap").querySelectorAll("img")];
+      const d = m.districts.getLayers()[0];
+      return {
+        configured: !!m.basemap,
+        on_map: !!m.basemap && m.map.hasLayer(m.basemap),
+        tiles_loaded: imgs.filter((i) => i.complete && i.naturalWidth > 0).length,
+        attribution: document.querySelector(".leaflet-control-attribution").textContent,
+        status: document.getElementById("status").textContent,
+        district_fill: d ? d.options.fillOpacity : null,
+        places_on: m.map.hasLayer(m.places),
+        labels: document.querySelectorAll(".place-label").length,
+        legend: [...document.querySelectorAll("#legend tr")].map((r) => r.dataset.layer),
+      };
+    });
+  } else if (scenario === "print") {
+    const page = await open(url);
+    const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#print")]);
+    await download.saveAs(loadsArg);
+    result = await page.evaluate(() => Object.assign({}, window.hotspotMap.lastExport, { status: document.getElementById("status").textContent }));
+    result.file = download.suggestedFilename();
+  } else if (scenario === "keyboard") {
+    const page = await open(url);
+    const stops = [];
+    let gripPopup = null;
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    for (let i = 0; i < 200 && !gripPopup; i++) {
+      await page.keyboard.press("Tab");
+      const s = await page.evaluate(() => {
+        const e = document.activeElement;
+        if (!e || e === document.body) return null;
+        return { tag: e.tagName.toLowerCase(), id: e.id || null, type: e.type || null, role: e.getAttribute("role"),
+          label: e.getAttribute("aria-label") || (e.labels && e.labels[0] && e.labels[0].textContent) || e.title || e.textContent.trim().slice(0, 40),
+          visible: e.matches(":focus-visible") && getComputedStyle(e).outlineStyle !== "none" || e.tagName.toLowerCase() === "path" };
+      });
+      if (!s) continue;
+      stops.push(s);
+      if (!gripPopup && s.tag === "path" && /^Grip place/.test(s.label || "")) {
+        await page.keyboard.press("Enter");
+        await page.waitForSelector(".leaflet-popup-content", { timeout: 5000 });
+        gripPopup = await page.evaluate(() => document.querySelector(".leaflet-popup-content").textContent);
+        await page.evaluate(() => window.hotspotMap.map.closePopup());
+        await page.waitForSelector(".leaflet-popup", { state: "detached", timeout: 5000 });
+        // Back to where the Tab order was.
+        await page.evaluate((label) => [...document.querySelectorAll("path[aria-label]")].find((p) => p.getAttribute("aria-label") === label).focus(), s.label);
+      }
+    }
+    result = { stops, gripPopup };
+  } else if (scenario === "contrast") {
+    const page = await open(url);
+    await page.evaluate(() => {
+      const l = window.hotspotMap.layers.grip.getLayers()[0];
+      if (l) l.openPopup();
+    });
+    result = await page.evaluate(() => {
+      const rgb = (s) => { const m = /rgba?\(([^)]+)\)/.exec(s); if (!m) return null; const v = m[1].split(",").map(Number); return { r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1 }; };
+      const lum = (c) => { const f = (x) => { x /= 255; return x <= 0.04045 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+      const over = (top, under) => ({ r: top.r * top.a + under.r * (1 - top.a), g: top.g * top.a + under.g * (1 - top.a), b: top.b * top.a + under.b * (1 - top.a), a: 1 });
+      // The colour behind an element: its own and its ancestors' backgrounds, over the
+      // map's land colour (text over the map itself has a white halo: white).
+      const land = { r: 243, g: 239, b: 230, a: 1 };
+      // What is drawn under the text's centre, top-most first, until something opaque
+      // (map imagery and shapes: the land colour).
+      const behind = (e) => {
+        if (e.closest(".place-label")) return { r: 255, g: 255, b: 255, a: 1 };
+        const r = e.getBoundingClientRect();
+        const stack = document.elementsFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        const layers = [];
+        for (const x of stack) {
+          if (["img", "canvas", "svg", "path"].includes(x.tagName.toLowerCase()) || x.id === "map") break;
+          const c = rgb(getComputedStyle(x).backgroundColor);
+          if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; }
+        }
+        let c = land;
+        for (const l of layers.reverse()) c = over(l, c);
+        return c;
+      };
+      const checked = [], failures = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const t = n.textContent.trim();
+        const e = n.parentElement;
+        if (!t || !e || e.closest("script,style,[hidden]")) continue;
+        const r = e.getBoundingClientRect();
+        if (r.width === 0 || r.height === 0 || getComputedStyle(e).visibility === "hidden") continue;
+        const fg = rgb(getComputedStyle(e).color), bg = behind(e);
+        const [a, b] = [lum(over(fg, bg)), lum(bg)];
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        const px = parseFloat(getComputedStyle(e).fontSize), bold = Number(getComputedStyle(e).fontWeight) >= 700;
+        const need = px >= 24 || (bold && px >= 18.66) ? 3 : 4.5;
+        const item = { text: t.slice(0, 40), ratio: Math.round(ratio * 100) / 100, need };
+        checked.push(item);
+        if (ratio < need) failures.push(item);
+      }
+      return { checked: checked.length, failures, popup: !!document.querySelector(".leaflet-popup-content") };
+    });
+  } else if (scenario === "months") {
+    const page = await open(url);
+    const read = () => page.evaluate(() => {
+      const m = window.hotspotMap;
+      const fills = {};
+      m.emerging.getLayers().forEach((l) => { const c = l.options.fillColor + (l.options.fillOpacity < 0.1 ? " faint" : ""); fills[c] = (fills[c] || 0) + 1; });
+      return {
+        slider: document.getElementById("month").value, name: document.getElementById("month-name").textContent,
+        period: document.getElementById("period").value, status: document.getElementById("status").textContent,
+        heat: m.heat._url, fills, legend: (document.querySelector("#legend tr[data-layer='emerging']") || {}).textContent || null,
+        max: document.getElementById("month").max,
+      };
+    });
+    const seen = [await read()];
+    await page.focus("#month");
+    const max = Number(seen[0].max);
+    for (let k = 1; k <= max; k++) {
+      await page.keyboard.press("ArrowRight");
+      await page.waitForFunction((k) => document.getElementById("month").value === String(k) && document.body.dataset.ready === "yes", k, { timeout: 60000 });
+      seen.push(await read());
+    }
+    await page.keyboard.press("Home");
+    await page.waitForFunction(() => document.getElementById("month").value === "0" && document.body.dataset.ready === "yes", null, { timeout: 60000 });
+    seen.push(await read());
+    result = seen;
   } else {
     throw new Error("unknown scenario " + scenario);
   }

@@ -152,6 +152,7 @@ pub fn run(mut a: ServeArgs) -> Result<()> {
     let settings = Arc::new(Settings {
         cors: config.cors.clone(),
         map,
+        map_config: config.map.clone(),
         base: config.base_policy(),
         access: Arc::new(access),
         tiers: config.layers.clone(),

@@ -140,6 +140,8 @@ pub struct EmergingCell {
     pub cold_steps: usize,
     /// Bin at the final step.
     pub final_bin: i8,
+    /// Bin at each step (−3..=3), first step first.
+    pub bins: Vec<i8>,
 }
 
 /// Runs Gi* on each slice (values per cell per step, same cells) and classifies each cell.
@@ -160,6 +162,7 @@ pub fn emerging_hotspots(slices: &[Vec<f64>], neighbours: &[Vec<u32>]) -> Vec<Em
                 hot_steps: bins.iter().filter(|b| **b >= 1).count(),
                 cold_steps: bins.iter().filter(|b| **b <= -1).count(),
                 final_bin: bins.last().copied().unwrap_or(0),
+                bins,
             }
         })
         .collect()

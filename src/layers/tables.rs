@@ -531,6 +531,11 @@ pub fn emerging_fields() -> Vec<Field> {
             Integer,
             "confidence bin in the final month (−3..3)",
         ),
+        Field::new(
+            "month_bins",
+            Text,
+            "confidence bin of each month, oldest first, as YYYY-MM:bin joined by commas (e.g. 2025-01:0,2025-02:2)",
+        ),
     ]
 }
 
@@ -556,10 +561,21 @@ pub fn emerging(e: &EmergingLayer, all: bool) -> Result<LayerTable, TableError> 
                 int(r.hot_steps),
                 int(r.cold_steps),
                 Attr::Int(i64::from(r.final_bin)),
+                text(monthly_bins(&e.months, &r.bins)),
             ],
         )?;
     }
     Ok(t)
+}
+
+/// `YYYY-MM:bin` for each month, joined by commas.
+fn monthly_bins(months: &[String], bins: &[i8]) -> String {
+    months
+        .iter()
+        .zip(bins)
+        .map(|(m, b)| format!("{m}:{b}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Every published schema by layer name, for documentation and the schema tests.

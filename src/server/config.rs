@@ -11,6 +11,10 @@
 //! rejects = "out/rejects.csv"
 //! map_assets = "web/node_modules/leaflet/dist"
 //!
+//! [map]                  # the map page's basemap; none: the offline base
+//! basemap_url = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+//! basemap_attribution = "© OpenStreetMap contributors"
+//!
 //! [cors]
 //! allow_origins = ["https://gis.example.org"]   # ["*"]: any; []: no CORS headers
 //! max_age_s = 3600
@@ -307,6 +311,9 @@ pub struct ServeConfig {
     pub rejects: Option<PathBuf>,
     /// Leaflet's `dist` folder for the map page.
     pub map_assets: Option<PathBuf>,
+    /// The map page's basemap (`[map]`).
+    #[serde(default)]
+    pub map: super::map::MapConfig,
     /// CORS policy.
     #[serde(default)]
     pub cors: CorsConfig,
@@ -388,6 +395,7 @@ impl ServeConfig {
             field,
             message,
         };
+        c.map.check().map_err(|(field, m)| invalid(field, m))?;
         for (field, v) in [
             ("heatmap.bandwidth_m", c.heatmap.bandwidth_m),
             ("heatmap.cell_m", c.heatmap.cell_m),

@@ -81,6 +81,105 @@ pub fn places_geojson() -> Bytes {
     .clone()
 }
 
+/// `[map]` in the service's config: the basemap the page draws under the layers.
+///
+/// ```toml
+/// [map]
+/// basemap_url = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"  # XYZ raster tiles
+/// basemap_attribution = "© OpenStreetMap contributors"
+/// basemap_max_zoom = 19
+/// ```
+///
+/// With none, or when its tiles cannot be loaded, the page shows its offline base (district
+/// outlines and the place names of [`places`]).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MapConfig {
+    /// XYZ tile URL template with `{z}`, `{x}` and `{y}` (and optionally `{s}`), http(s).
+    /// The tile server must send CORS headers for its tiles to appear in the A4 export.
+    pub basemap_url: Option<String>,
+    /// Attribution the tiles' licence asks for, shown on the map and on every export.
+    pub basemap_attribution: Option<String>,
+    /// Deepest zoom the tile server has (deeper views enlarge its tiles); default 19.
+    pub basemap_max_zoom: Option<u8>,
+}
+
+impl MapConfig {
+    /// Checks the settings: a URL template needs http(s), `{z}`, `{x}`, `{y}` and an
+    /// attribution. Returns the key at fault and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if let Some(u) = &self.basemap_url {
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                return Err((
+                    "map.basemap_url",
+                    format!("'{u}' must start with https:// or http://"),
+                ));
+            }
+            for k in ["{z}", "{x}", "{y}"] {
+                if !u.contains(k) {
+                    return Err((
+                        "map.basemap_url",
+                        format!("'{u}' has no {k}: an XYZ template is like https://host/{{z}}/{{x}}/{{y}}.png"),
+                    ));
+                }
+            }
+            if self
+                .basemap_attribution
+                .as_deref()
+                .is_none_or(|a| a.trim().is_empty())
+            {
+                return Err((
+                    "map.basemap_attribution",
+                    "a basemap needs the attribution its licence asks for (e.g. \"© OpenStreetMap contributors\")".into(),
+                ));
+            }
+        } else if self.basemap_attribution.is_some() || self.basemap_max_zoom.is_some() {
+            return Err((
+                "map.basemap_url",
+                "basemap_attribution and basemap_max_zoom need a basemap_url".into(),
+            ));
+        }
+        if let Some(z) = self.basemap_max_zoom {
+            if !(1..=22).contains(&z) {
+                return Err((
+                    "map.basemap_max_zoom",
+                    format!("{z} is not a zoom level 1–22"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the page reads at `map/config.json`: the basemap (or null), the heatmap ramp's
+    /// stops and the symbol colours ([`crate::style`]), and the offline base's attribution.
+    pub fn page_json(&self) -> serde_json::Value {
+        let basemap = self.basemap_url.as_ref().map(|u| {
+            serde_json::json!({
+                "url": u,
+                "attribution": self.basemap_attribution,
+                "max_zoom": self.basemap_max_zoom.unwrap_or(19),
+            })
+        });
+        let pairs = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(k, c)| (k.to_string(), serde_json::Value::from(*c)))
+                .collect::<serde_json::Map<_, _>>()
+        };
+        serde_json::json!({
+            "basemap": basemap,
+            "heat_stops": crate::style::heat_stops(9),
+            "colours": pairs(&crate::style::LAYER_COLOURS),
+            "bins": crate::style::BIN_COLOURS.iter().map(|(b, c)| (b.to_string(), serde_json::Value::from(*c))).collect::<serde_json::Map<_, _>>(),
+            "categories": pairs(&crate::style::CATEGORY_COLOURS),
+            "offline_attribution": [BOUNDARY_ATTRIBUTION, PLACES_ATTRIBUTION],
+        })
+    }
+}
+
+/// Attribution the district boundaries need.
+pub const BOUNDARY_ATTRIBUTION: &str =
+    "Contains OS data © Crown copyright and database right; ONS (OGL v3.0)";
+
 /// Leaflet's `dist` folder as installed by the README set-up.
 pub fn default_assets_dir() -> PathBuf {
     PathBuf::from(concat!(
@@ -98,8 +197,10 @@ pub struct MapAssets {
 }
 
 impl MapAssets {
-    /// Reads `leaflet.js`, `leaflet.css` and `images/*.png` from `dir`; what is missing is
-    /// simply absent (see [`MapAssets::installed`]).
+    /// Reads `leaflet.js`, `leaflet.css` and `images/*.png` from `dir` (Leaflet's `dist`),
+    /// and `html-to-image.js` (the A4 export's DOM rasteriser, npm `html-to-image`) from
+    /// the same `node_modules`; what is missing is simply absent (see
+    /// [`MapAssets::installed`]; without html-to-image the export button says so).
     pub fn load(dir: &Path) -> Self {
         let mut files = HashMap::new();
         let mut add = |name: String, path: PathBuf, media: &'static str| {
@@ -116,6 +217,11 @@ impl MapAssets {
             "leaflet.css".into(),
             dir.join("leaflet.css"),
             "text/css; charset=utf-8",
+        );
+        add(
+            "html-to-image.js".into(),
+            dir.join("../../html-to-image/dist/html-to-image.js"),
+            "text/javascript; charset=utf-8",
         );
         if let Ok(rd) = std::fs::read_dir(dir.join("images")) {
             for e in rd.flatten() {
@@ -145,6 +251,41 @@ impl MapAssets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basemap_settings_are_checked() {
+        let ok = MapConfig {
+            basemap_url: Some("https://tiles.example/{z}/{x}/{y}.png".into()),
+            basemap_attribution: Some("© Example".into()),
+            basemap_max_zoom: Some(18),
+        };
+        assert!(ok.check().is_ok());
+        assert_eq!(ok.page_json()["basemap"]["max_zoom"], 18);
+        assert!(MapConfig::default().check().is_ok());
+        assert!(MapConfig::default().page_json()["basemap"].is_null());
+        let bad = |c: MapConfig| c.check().unwrap_err().0;
+        let mut c = ok.clone();
+        c.basemap_url = Some("tiles.example/{z}/{x}/{y}.png".into());
+        assert_eq!(bad(c), "map.basemap_url");
+        let mut c = ok.clone();
+        c.basemap_url = Some("https://tiles.example/{z}/{x}.png".into());
+        assert_eq!(bad(c), "map.basemap_url");
+        let mut c = ok.clone();
+        c.basemap_attribution = Some(" ".into());
+        assert_eq!(bad(c), "map.basemap_attribution");
+        let mut c = ok.clone();
+        c.basemap_max_zoom = Some(30);
+        assert_eq!(bad(c), "map.basemap_max_zoom");
+        let c = MapConfig {
+            basemap_attribution: Some("x".into()),
+            ..Default::default()
+        };
+        assert_eq!(bad(c), "map.basemap_url");
+        let v = ok.page_json();
+        assert_eq!(v["heat_stops"].as_array().unwrap().len(), 9);
+        assert_eq!(v["colours"]["grip"], "#0072b2");
+        assert_eq!(v["bins"]["3"], "#b2182b");
+    }
 
     #[test]
     fn missing_assets_are_reported_not_fatal() {

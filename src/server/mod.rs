@@ -62,6 +62,8 @@ pub struct Settings {
     pub cors: config::CorsConfig,
     /// The map page's front-end library.
     pub map: map::MapAssets,
+    /// The map page's basemap.
+    pub map_config: map::MapConfig,
     /// How each request's absolute base URL is made.
     pub base: base_url::BasePolicy,
     /// Organisations, tokens and the audit log.
@@ -81,6 +83,7 @@ impl Default for Settings {
         Settings {
             cors: Default::default(),
             map: Default::default(),
+            map_config: Default::default(),
             base: Default::default(),
             access: Default::default(),
             tiers: Default::default(),

@@ -143,6 +143,7 @@ pub fn routes() -> Router {
         .route("/collections/{id}/items/{fid}", get(item))
         .route("/map", get(map_page))
         .route("/map/places.geojson", get(map_places))
+        .route("/map/config.json", get(map_config))
         .route("/map/assets/{*file}", get(map_asset))
         .route("/tiles/density/{z}/{x}/{y}", get(density_tile))
         .route("/tiles/{file}", get(tilejson))
@@ -1248,6 +1249,15 @@ async fn map_places() -> Response {
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         super::map::places_geojson(),
+    )
+        .into_response()
+}
+
+/// The map page's settings: basemap, colours, attributions.
+async fn map_config(Extension(s): Extension<Arc<AppState>>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        axum::Json(s.settings.map_config.page_json()),
     )
         .into_response()
 }

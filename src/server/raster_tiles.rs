@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::selection::Selection;
 use super::Data;
 use crate::density::{compute_surface, Surface, SurfaceError, SurfaceOptions};
-use crate::temporal::chart::ramp;
 
 /// Tile side, pixels.
 pub const TILE_PX: usize = 256;
@@ -136,10 +135,10 @@ pub fn render_tile(
             if t < 0.02 {
                 continue;
             }
-            let c = ramp(t);
+            let [r, g, b] = crate::style::heat_rgb(t);
             drawn = true;
             let k = (py * TILE_PX + px) * 4;
-            rgba[k..k + 4].copy_from_slice(&[c.0, c.1, c.2, (90.0 + 150.0 * t) as u8]);
+            rgba[k..k + 4].copy_from_slice(&[r, g, b, (90.0 + 150.0 * t) as u8]);
         }
     }
     if !drawn {

@@ -28,24 +28,10 @@ pub fn register_font() -> Result<(), String> {
     .clone()
 }
 
-/// Colour for a share 0–1 of the largest bin: pale yellow → orange → dark red.
+/// Colour for a share 0–1 of the largest bin: the heatmap's ramp ([`crate::style::heat_rgb`]).
 pub fn ramp(t: f64) -> RGBColor {
-    let t = t.clamp(0.0, 1.0);
-    let stops = [
-        (255.0, 255.0, 204.0),
-        (253.0, 141.0, 60.0),
-        (189.0, 0.0, 38.0),
-        (90.0, 0.0, 20.0),
-    ];
-    let x = t * (stops.len() - 1) as f64;
-    let i = (x.floor() as usize).min(stops.len() - 2);
-    let f = x - i as f64;
-    let mix = |a: f64, b: f64| (a + (b - a) * f).round() as u8;
-    RGBColor(
-        mix(stops[i].0, stops[i + 1].0),
-        mix(stops[i].1, stops[i + 1].1),
-        mix(stops[i].2, stops[i + 1].2),
-    )
+    let [r, g, b] = crate::style::heat_rgb(t);
+    RGBColor(r, g, b)
 }
 
 /// Draws the area's hour × day heat table of a peaks report (`report::peaks_report`'s
