@@ -533,6 +533,32 @@ fn the_map_has_streets_months_an_a4_export_and_works_from_the_keyboard() {
     // No basemap configured: keyboard, contrast and the months.
     let srv = start_server(&[]);
     let map = format!("http://{}/map", srv.addr);
+    // A shared link with a tracking tag and a misspelt layer still opens, and says what it
+    // did not use.
+    let tagged = interact(
+        &format!("{map}?fbclid=abc&layers=grip,heatmap"),
+        "basemap",
+        1,
+    )
+    .unwrap();
+    let st = tagged["status"].as_str().unwrap();
+    assert!(st.contains("Not used from the address: fbclid"), "{st}");
+    assert!(
+        st.contains("Unknown layers in the address: heatmap"),
+        "{st}"
+    );
+    assert_eq!(tagged["legend"], serde_json::json!(["grip"]), "{tagged}");
+    // An export from a phone is an A4 portrait page.
+    let phone_png = dir.path().join("phone.png");
+    let ex = interact_with(&map, "print-phone", phone_png.to_str().unwrap()).unwrap();
+    let (w, h, px) = read_png(&phone_png);
+    assert_eq!((w, h), (1240, 1754), "{ex}");
+    for part in ["title", "legend", "scalebar", "attribution"] {
+        let n = count_in(&px, w, &ex["boxes"][part], ink);
+        assert!(n > 200, "phone export {part}: {n} dark pixels");
+    }
+    let (m, l) = (&ex["boxes"]["map"], &ex["boxes"]["legend"]);
+    assert!(l[1].as_f64() > m[3].as_f64(), "legend below the map: {ex}");
     let kb = interact(&map, "keyboard", 1).unwrap();
     let stops = kb["stops"].as_array().unwrap();
     let has = |f: &dyn Fn(&serde_json::Value) -> bool| stops.iter().any(f);
@@ -558,7 +584,14 @@ fn the_map_has_streets_months_an_a4_export_and_works_from_the_keyboard() {
     );
     for s in stops {
         assert_eq!(s["visible"], true, "focus not shown on {s}");
+        assert_eq!(s["in_view"], true, "Tab went to something off screen: {s}");
     }
+    // The controls, then the Grip places: the first is reached in a few dozen presses.
+    assert!(
+        stops.len() < 40,
+        "{} Tab presses to a Grip place: {stops:?}",
+        stops.len()
+    );
     assert!(
         kb["gripPopup"]
             .as_str()

@@ -9,6 +9,7 @@
 //   phone      at 390 × 844: panels collapsed, then a Grip place's popup and its box
 //   basemap    whether the configured basemap's tiles loaded, the attribution and status
 //   print      clicks "Export A4 PNG", saves the download to LOADS (a path); the layout
+//   print-phone the same at 390 × 844 (the share panel unfolded first)
 //   keyboard   Tab from the top of the page: each stop; Enter on a Grip place's popup
 //   contrast   WCAG 2 contrast of every piece of text shown (a popup open), failures listed
 //   months     steps the month slider with the keyboard; what each month shows
@@ -182,8 +183,9 @@ try {
         legend: [...document.querySelectorAll("#legend tr")].map((r) => r.dataset.layer),
       };
     });
-  } else if (scenario === "print") {
-    const page = await open(url);
+  } else if (scenario === "print" || scenario === "print-phone") {
+    const page = await open(url, scenario === "print" ? undefined : { width: 390, height: 844 });
+    await page.evaluate(() => document.querySelectorAll(".panel details").forEach((d) => { d.open = true; }));
     const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#print")]);
     await download.saveAs(loadsArg);
     result = await page.evaluate(() => Object.assign({}, window.hotspotMap.lastExport, { status: document.getElementById("status").textContent }));
@@ -200,7 +202,8 @@ try {
         if (!e || e === document.body) return null;
         return { tag: e.tagName.toLowerCase(), id: e.id || null, type: e.type || null, role: e.getAttribute("role"),
           label: e.getAttribute("aria-label") || (e.labels && e.labels[0] && e.labels[0].textContent) || e.title || e.textContent.trim().slice(0, 40),
-          visible: e.matches(":focus-visible") && getComputedStyle(e).outlineStyle !== "none" || e.tagName.toLowerCase() === "path" };
+          visible: e.matches(":focus-visible") && getComputedStyle(e).outlineStyle !== "none" || e.tagName.toLowerCase() === "path",
+          in_view: (() => { const r = e.getBoundingClientRect(); return r.right > 0 && r.bottom > 0 && r.left < innerWidth && r.top < innerHeight; })() };
       });
       if (!s) continue;
       stops.push(s);
@@ -233,7 +236,11 @@ try {
       const behind = (e) => {
         if (e.closest(".place-label")) return { r: 255, g: 255, b: 255, a: 1 };
         const r = e.getBoundingClientRect();
-        const stack = document.elementsFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        // The text's own boxes first (labels take no pointer events, so the point test
+        // would miss them), then whatever is drawn under it.
+        const own = [];
+        for (let x = e; x && x.id !== "map" && x !== document.body; x = x.parentElement) own.push(x);
+        const stack = [...own, ...document.elementsFromPoint(r.left + r.width / 2, r.top + r.height / 2).filter((x) => !own.includes(x))];
         const layers = [];
         for (const x of stack) {
           if (["img", "canvas", "svg", "path"].includes(x.tagName.toLowerCase()) || x.id === "map") break;
