@@ -485,6 +485,7 @@ fn the_map_has_streets_months_an_a4_export_and_works_from_the_keyboard() {
         (r, g, b) == (200, 200, 200) || (r, g, b) == (60, 60, 60)
     });
     assert!(grip > 40, "Grip places in the export: {grip}");
+    assert_eq!(ex["basemap_on"], true, "{ex}");
     assert!(streets > 10_000, "basemap in the export: {streets}");
     // The scale bar against Web Mercator's scale at that latitude and zoom
     // (156,543.03 m per pixel at the equator at zoom 0), the map drawn 1000 px wide.
@@ -558,7 +559,13 @@ fn the_map_has_streets_months_an_a4_export_and_works_from_the_keyboard() {
         assert!(n > 200, "phone export {part}: {n} dark pixels");
     }
     let (m, l) = (&ex["boxes"]["map"], &ex["boxes"]["legend"]);
-    assert!(l[1].as_f64() > m[3].as_f64(), "legend below the map: {ex}");
+    let f = |v: &serde_json::Value| v.as_f64().unwrap();
+    assert!(
+        f(&l[0]) >= f(&m[2]) || f(&l[1]) >= f(&m[3]),
+        "the legend beside or below the map, not on it: {ex}"
+    );
+    // A phone's narrow view fills the page's height.
+    assert!(f(&m[3]) - f(&m[1]) > 1754.0 * 0.75, "{ex}");
     let kb = interact(&map, "keyboard", 1).unwrap();
     let stops = kb["stops"].as_array().unwrap();
     let has = |f: &dyn Fn(&serde_json::Value) -> bool| stops.iter().any(f);
@@ -598,6 +605,11 @@ fn the_map_has_streets_months_an_a4_export_and_works_from_the_keyboard() {
             .unwrap_or("")
             .starts_with("Grip place"),
         "{kb}"
+    );
+    assert_eq!(
+        kb["popupCovered"],
+        serde_json::json!([]),
+        "a panel covers the Grip place's popup"
     );
 
     let contrast = interact(&map, "contrast", 1).unwrap();

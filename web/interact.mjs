@@ -188,12 +188,14 @@ try {
     await page.evaluate(() => document.querySelectorAll(".panel details").forEach((d) => { d.open = true; }));
     const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60000 }), page.click("#print")]);
     await download.saveAs(loadsArg);
-    result = await page.evaluate(() => Object.assign({}, window.hotspotMap.lastExport, { status: document.getElementById("status").textContent }));
+    result = await page.evaluate(() => Object.assign({}, window.hotspotMap.lastExport, { status: document.getElementById("status").textContent,
+      basemap_on: !!window.hotspotMap.basemap && window.hotspotMap.map.hasLayer(window.hotspotMap.basemap) }));
     result.file = download.suggestedFilename();
   } else if (scenario === "keyboard") {
     const page = await open(url);
     const stops = [];
     let gripPopup = null;
+    let popupCovered = null;
     await page.evaluate(() => document.activeElement && document.activeElement.blur());
     for (let i = 0; i < 200 && !gripPopup; i++) {
       await page.keyboard.press("Tab");
@@ -211,13 +213,22 @@ try {
         await page.keyboard.press("Enter");
         await page.waitForSelector(".leaflet-popup-content", { timeout: 5000 });
         gripPopup = await page.evaluate(() => document.querySelector(".leaflet-popup-content").textContent);
+        // Give autopan its moment, then: is any panel over the popup?
+        await page.waitForTimeout(600);
+        popupCovered = await page.evaluate(() => {
+          const p = document.querySelector(".leaflet-popup-content-wrapper").getBoundingClientRect();
+          return [...document.querySelectorAll(".leaflet-control")].filter((c) => {
+            const r = c.getBoundingClientRect();
+            return r.width > 0 && r.left < p.right && p.left < r.right && r.top < p.bottom && p.top < r.bottom;
+          }).map((c) => c.className);
+        });
         await page.evaluate(() => window.hotspotMap.map.closePopup());
         await page.waitForSelector(".leaflet-popup", { state: "detached", timeout: 5000 });
         // Back to where the Tab order was.
         await page.evaluate((label) => [...document.querySelectorAll("path[aria-label]")].find((p) => p.getAttribute("aria-label") === label).focus(), s.label);
       }
     }
-    result = { stops, gripPopup };
+    result = { stops, gripPopup, popupCovered };
   } else if (scenario === "contrast") {
     const page = await open(url);
     await page.evaluate(() => {
