@@ -15,12 +15,10 @@ fn screenshot(url: &str) -> Option<Vec<u8>> {
 
 /// [`screenshot`], then `expression` evaluated in the page (its JSON value returned).
 fn screenshot_and_eval(url: &str, expression: Option<&str>) -> Option<(Vec<u8>, String)> {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let ready = std::path::Path::new("/usr/bin/chromium").exists()
-        && std::path::Path::new(&format!("{root}/web/node_modules/playwright-core")).exists();
-    if !ready {
+    if !browser_ready() {
         return None;
     }
+    let root = env!("CARGO_MANIFEST_DIR");
     let dir = tmp();
     let png = dir.path().join("shot.png");
     let out = std::process::Command::new("node")
@@ -35,20 +33,16 @@ fn screenshot_and_eval(url: &str, expression: Option<&str>) -> Option<(Vec<u8>, 
         "no screenshot of {url}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
-    let mut r = dec.read_info().unwrap();
-    let mut buf = vec![0; r.output_buffer_size()];
-    let info = r.next_frame(&mut buf).unwrap();
-    assert_eq!((info.width, info.height), (1000, 800));
-    let rgba = match info.color_type {
-        png::ColorType::Rgba => buf,
-        png::ColorType::Rgb => buf
-            .chunks(3)
-            .flat_map(|p| [p[0], p[1], p[2], 255])
-            .collect(),
-        other => panic!("unexpected colour type {other:?}"),
-    };
+    let (w, h, rgba) = read_png(&png);
+    assert_eq!((w, h), (1000, 800));
     Some((rgba, String::from_utf8_lossy(&out.stdout).to_string()))
+}
+
+/// True when Debian's Chromium and playwright-core (`npm ci --prefix web`) are installed.
+fn browser_ready() -> bool {
+    let root = env!("CARGO_MANIFEST_DIR");
+    std::path::Path::new("/usr/bin/chromium").exists()
+        && std::path::Path::new(&format!("{root}/web/node_modules/playwright-core")).exists()
 }
 
 /// Pixel counts by what the page draws in that colour.
@@ -179,12 +173,10 @@ fn interact(url: &str, scenario: &str, loads: usize) -> Option<serde_json::Value
 
 /// [`interact`] with the scenario's third argument as given (`print`: the path to save to).
 fn interact_with(url: &str, scenario: &str, arg: &str) -> Option<serde_json::Value> {
-    let root = env!("CARGO_MANIFEST_DIR");
-    if !std::path::Path::new("/usr/bin/chromium").exists()
-        || !std::path::Path::new(&format!("{root}/web/node_modules/playwright-core")).exists()
-    {
+    if !browser_ready() {
         return None;
     }
+    let root = env!("CARGO_MANIFEST_DIR");
     let out = std::process::Command::new("node")
         .arg(format!("{root}/web/interact.mjs"))
         .args([url, scenario, arg])

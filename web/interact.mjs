@@ -13,18 +13,14 @@
 //   keyboard   Tab from the top of the page: each stop; Enter on a Grip place's popup
 //   contrast   WCAG 2 contrast of every piece of text shown (a popup open), failures listed
 //   months     steps the month slider with the keyboard; what each month shows
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 
 const [url, scenario, loadsArg] = process.argv.slice(2);
 if (!url || !scenario) {
   console.error("usage: node web/interact.mjs URL SCENARIO [LOADS]");
   process.exit(2);
 }
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const errors = [];
 async function open(target, viewport = { width: 1000, height: 800 }) {
   const page = await browser.newPage({ viewport, acceptDownloads: true });

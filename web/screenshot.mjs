@@ -3,20 +3,14 @@
 // Usage: node web/screenshot.mjs URL OUT.png [EXPRESSION]
 // With EXPRESSION, it is evaluated in the page after the screenshot and its value is
 // printed as JSON on stdout.
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 
 const [url, out, expression] = process.argv.slice(2);
 if (!url || !out) {
   console.error("usage: node web/screenshot.mjs URL OUT.png");
   process.exit(2);
 }
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 const errors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });

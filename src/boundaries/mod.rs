@@ -18,6 +18,11 @@ pub use import::{
 pub use index::{DistrictIndex, LandBlocks, RowCrossings};
 pub use pack::{BoundaryPack, District, Provenance, KENT_MEDWAY_PACK};
 
+/// The attribution the district boundaries need wherever they are drawn (tiles, TileJSON,
+/// PMTiles metadata, map pages).
+pub const BOUNDARY_ATTRIBUTION: &str =
+    "Contains OS data © Crown copyright and database right; ONS boundaries (Open Government Licence v3.0)";
+
 use thiserror::Error;
 
 /// Errors loading or importing boundaries. Each names the file and, where it applies, the feature.

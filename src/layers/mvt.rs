@@ -409,7 +409,7 @@ impl VectorLayer {
             "name": self.id,
             "description": self.description,
             "version": "1.0.0",
-            "attribution": "Contains OS data © Crown copyright and database right; ONS boundaries (Open Government Licence v3.0)",
+            "attribution": crate::boundaries::BOUNDARY_ATTRIBUTION,
             "scheme": "xyz",
             "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", self.id)],
             "minzoom": self.minzoom,

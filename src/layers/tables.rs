@@ -561,7 +561,7 @@ pub fn emerging(e: &EmergingLayer, all: bool) -> Result<LayerTable, TableError> 
                 int(r.hot_steps),
                 int(r.cold_steps),
                 Attr::Int(i64::from(r.final_bin)),
-                text(monthly_bins(&e.months, &r.bins)),
+                text(month_bins(&e.months, &r.bins)),
             ],
         )?;
     }
@@ -569,7 +569,7 @@ pub fn emerging(e: &EmergingLayer, all: bool) -> Result<LayerTable, TableError> 
 }
 
 /// `YYYY-MM:bin` for each month, joined by commas.
-fn monthly_bins(months: &[String], bins: &[i8]) -> String {
+fn month_bins(months: &[String], bins: &[i8]) -> String {
     months
         .iter()
         .zip(bins)

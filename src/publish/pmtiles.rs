@@ -120,7 +120,7 @@ pub fn write_pmtiles(path: &Path, layers: &[ArchiveLayer]) -> Result<usize, Publ
     let metadata = json!({
         "name": "Kent and Medway hotspot layers",
         "format": "pbf",
-        "attribution": "Contains OS data © Crown copyright and database right; ONS boundaries (Open Government Licence v3.0)",
+        "attribution": crate::boundaries::BOUNDARY_ATTRIBUTION,
         "vector_layers": vector_layers,
     });
     let file = std::fs::File::create(path).map_err(io_err(path))?;

@@ -245,12 +245,13 @@ pub fn render_items(
         h.push_str("<div id=\"map\"></div><script>");
         h.push_str(&format!(
             "const fc={};const m=L.map('map');\
-             m.attributionControl.addAttribution('Contains OS data © Crown copyright and database right; ONS boundaries (OGL v3.0)');\
+             m.attributionControl.addAttribution({});\
              fetch({}).then(r=>r.json()).then(d=>L.geoJSON(d,{{style:{{color:'#555',weight:1,fill:false}}}}).addTo(m)).catch(()=>{{}});\
              const l=L.geoJSON(fc,{{style:{{color:'#c0392b',weight:2,fillOpacity:0.35}},onEachFeature:(f,x)=>{{x.bindTooltip(String(f.id));\
              L.circleMarker(x.getBounds().getCenter(),{{radius:4,color:'#c0392b',weight:1,fillOpacity:0.8}}).bindTooltip(String(f.id)).addTo(m);}}}}).addTo(m);\
              const b=l.getBounds();if(b.isValid()){{m.fitBounds(b,{{maxZoom:15}});}}else{{m.setView([51.25,0.75],9);}}",
             script_json(&serde_json::json!({"type": "FeatureCollection", "features": features})),
+            script_json(&Value::from(crate::boundaries::BOUNDARY_ATTRIBUTION)),
             script_json(&Value::String(base.join("/collections/districts/items?limit=20")))
         ));
         h.push_str("</script>");

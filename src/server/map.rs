@@ -171,14 +171,10 @@ impl MapConfig {
             "colours": pairs(&crate::style::LAYER_COLOURS),
             "bins": crate::style::BIN_COLOURS.iter().map(|(b, c)| (b.to_string(), serde_json::Value::from(*c))).collect::<serde_json::Map<_, _>>(),
             "categories": pairs(&crate::style::CATEGORY_COLOURS),
-            "offline_attribution": [BOUNDARY_ATTRIBUTION, PLACES_ATTRIBUTION],
+            "offline_attribution": [crate::boundaries::BOUNDARY_ATTRIBUTION, PLACES_ATTRIBUTION],
         })
     }
 }
-
-/// Attribution the district boundaries need.
-pub const BOUNDARY_ATTRIBUTION: &str =
-    "Contains OS data © Crown copyright and database right; ONS (OGL v3.0)";
 
 /// Leaflet's `dist` folder as installed by the README set-up.
 pub fn default_assets_dir() -> PathBuf {

@@ -323,7 +323,7 @@ impl Heatmap {
                 self.opts.cell_m
             ),
             "version": "1.0.0",
-            "attribution": "Contains OS data © Crown copyright and database right; ONS boundaries (Open Government Licence v3.0)",
+            "attribution": crate::boundaries::BOUNDARY_ATTRIBUTION,
             "scheme": "xyz",
             "tiles": [format!("{base}/tiles/density/{{z}}/{{x}}/{{y}}.png")],
             "minzoom": 0,
